@@ -1,0 +1,28 @@
+"""Tests never load plugins installed on the machine, never touch the network or the user's cache."""
+from __future__ import annotations
+
+import os
+
+os.environ["ZOO_LOAD_PLUGINS"] = ""  # built-ins only
+os.environ["ZOO_OFFLINE"] = "1"
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from zoo import plugins  # noqa: E402
+from zoo.testing import TinyPlugin  # noqa: E402
+
+SESSION_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "zoo-cache"
+os.environ["ZOO_CACHE_DIR"] = str(SESSION_CACHE)  # feature networks trained once per checkout, not per test
+
+
+@pytest.fixture
+def tiny_plugin():
+    """Register the tiny test family (and its `tiny-mnist` preset) for one test."""
+    plugins.reset()
+    pm = plugins.get_plugin_manager()
+    plugin = TinyPlugin()
+    pm.register(plugin, name="tiny")
+    yield plugin
+    plugins.reset()

@@ -1,0 +1,205 @@
+"""The Python API, mirroring the CLI: train, load, sample, evaluate."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zoo import checkpoint
+from zoo import device as dev
+from zoo import distributed as dist
+from zoo.config import SECTIONS
+from zoo.contract import Family
+from zoo.errors import UsageError, ZooError
+from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
+from zoo.presets import RunConfig, resolve
+from zoo.registry import get_catalog
+from zoo.run import Run
+from zoo.samples import Samples
+
+PathLike = str | os.PathLike[str]
+
+
+def train(
+    name: str | None = None,
+    *,
+    steps: int | None = None,
+    epochs: int | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    seed: int | None = None,
+    out: PathLike | None = None,
+    data_dir: PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: PathLike | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+    **sections: dict[str, Any],
+) -> Run:
+    """Train preset `name` (or continue `resume`). Overrides: `overrides={"train.lr": 1e-4}` or `train={"lr": 1e-4}`."""
+    flat = dict(overrides or {})
+    for section, values in sections.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise UsageError(f"unknown argument {section!r}; config sections are {', '.join(SECTIONS)} (each a dict)")
+        flat.update({f"{section}.{k}": v for k, v in values.items()})
+    if steps is not None:
+        flat["train.steps"] = steps
+    if epochs is not None:
+        flat["train.epochs"] = epochs
+    for key in ("train.steps", "train.epochs"):
+        if key in flat and (not isinstance(flat[key], int) or flat[key] <= 0):
+            raise UsageError(f"--{key.split('.')[1]} must be a positive integer, got {flat[key]!r}")
+    torch_device = dev.resolve_device(_rank_device(device))
+    precision = dev.resolve_precision(precision, torch_device)
+    if resume is not None:
+        run = Run.open(resume)
+        if name is not None and name != run.config.preset:
+            raise UsageError(f"--resume {resume} is a {run.config.preset!r} run, not {name!r}")
+        config = _with_overrides(run.config, flat)
+        run.config = config
+    else:
+        if name is None:
+            raise UsageError("name a preset to train (see `zoo list`) or pass --resume RUN_DIR")
+        config = resolve(name, flat)
+        if seed is not None:
+            config.seed = seed
+        out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
+    return _fit(run, torch_device, precision, data_dir, quiet, resume is not None)
+
+
+def _rank_device(device: str) -> str:
+    """Under torchrun each rank takes its own GPU."""
+    if dist.world().size > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    return device
+
+
+def _with_overrides(config: RunConfig, flat: dict[str, Any]) -> RunConfig:
+    from zoo.presets import from_dict
+
+    if not flat:
+        return config
+    return from_dict(config.to_dict(), flat)
+
+
+def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | None, quiet: bool, resuming: bool) -> Run:
+    from zoo.data import load_dataset
+    from zoo.trainer import Trainer
+
+    config = run.config
+    dev.configure(device)
+    dev.seed_everything(config.seed)
+    family = get_catalog().get("models", config.family).load()
+    raw_train = load_dataset(config.data, "train", data_dir)
+    if not resuming:
+        run.info = family.setup(config.model, raw_train, run.assets)
+    if dist.world().is_main:
+        run.save_config()
+    model = build(run, device)
+    data = model.prepare(raw_train).to(device)
+    ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)
+    trainer = Trainer(
+        run, model, data, device, precision, quiet=quiet,
+        evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx)),
+        preview=lambda m, step: preview(run, m, step),
+    )
+    if resuming:
+        folder = checkpoint.latest(run.path)
+        if folder is None:
+            raise ZooError(f"{run.path} has no checkpoint to resume from", hint="start it again with --overwrite")
+        trainer.restore(folder)
+        if trainer.step >= trainer.total:
+            raise UsageError(f"run {run.path} already trained {trainer.step} steps; pass a larger --steps to continue it")
+    trainer.fit()
+    return run
+
+
+def build(run: Run, device: torch.device | str = "cpu") -> Family:
+    """The run's model, untrained, on `device`."""
+    family = get_catalog().get("models", run.config.family).load()
+    model: Family = family(run.config.model, run.info)
+    model.assets = run.assets
+    return model.to(device)
+
+
+def load(run_dir: PathLike, device: str = "cpu") -> Family:
+    """The model of a run directory, with its latest weights, in eval mode."""
+    run = Run.open(run_dir)
+    model = build(run, dev.resolve_device(device))
+    folder = checkpoint.latest(run.path)
+    if folder is None:
+        raise ZooError(f"{run.path} has no checkpoint yet", hint="train it first, or wait for its first checkpoint")
+    checkpoint.load_weights(model, folder)
+    model.checkpoint_step = int(folder.name.split("_")[-1])
+    return model.eval()
+
+
+def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu", **conditions: Any) -> Samples:
+    """`n` samples from a run, reproducible for a seed; conditions like `label=3` go to the family."""
+    if n <= 0:
+        raise UsageError(f"-n must be a positive integer, got {n}")
+    model = load(run_dir, device)
+    dev.seed_everything(seed)
+    gen = torch.Generator(model.device).manual_seed(seed)
+    _check_conditions(model, conditions)
+    with torch.no_grad():
+        samples = model.sample(n, generator=gen, **conditions)
+    samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, conditions=conditions)
+    return samples
+
+
+def _check_conditions(model: Family, conditions: dict[str, Any]) -> None:
+    import inspect
+
+    params = inspect.signature(model.sample).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [p for p in params if p not in ("n", "generator")]
+    for key in conditions:
+        if key not in valid:
+            raise UsageError(f"{type(model).__name__} takes no condition {key!r}; valid: {', '.join(valid) or 'none'}")
+
+
+def evaluate(
+    run_dir: PathLike,
+    *,
+    metrics: list[str] | None = None,
+    num_samples: int | None = None,
+    seed: int | None = None,
+    device: str = "auto",
+    data_dir: PathLike | None = None,
+) -> dict[str, float]:
+    """Evaluate a run's latest checkpoint; results are appended to metrics.jsonl and summary.json."""
+    if num_samples is not None and num_samples <= 0:
+        raise UsageError(f"--num-samples must be a positive integer, got {num_samples}")
+    run = Run.open(run_dir)
+    model = load(run_dir, device)
+    cfg = run.config.eval
+    ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir)
+    results = evaluate_model(model, ctx, metrics)
+    record_evaluation(run, model.checkpoint_step, results)
+    return flatten(results)
+
+
+def record_evaluation(run: Run, step: int, results: dict[str, MetricResult]) -> dict[str, float]:
+    """Append evaluation results with their protocols to metrics.jsonl and fold them into summary.json."""
+    values = flatten(results)
+    protocols = {name: r.protocol for name, r in results.items()}
+    run.log({"step": step, "eval": values, "protocol": protocols})
+    summary = run.summary()
+    run.update_summary({"eval": {**summary.get("eval", {}), **values}, "eval_step": step, "protocol": {**summary.get("protocol", {}), **protocols}})
+    return values
+
+
+def preview(run: Run, model: Family, step: int) -> None:
+    """The periodic preview: a fixed-seed sample written under samples/ (a grid for images)."""
+    n = run.config.train.num_preview
+    gen = torch.Generator(model.device).manual_seed(run.config.seed)
+    samples = model.sample(n, generator=gen)
+    samples.meta.update(run=str(run.path.resolve()), checkpoint_step=step, seed=run.config.seed)
+    suffix = {"image": ".png", "audio": ".wav", "text": ".txt"}[model.modality]
+    samples.save(run.path / "samples" / f"step_{step:07d}{suffix}")

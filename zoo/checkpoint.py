@@ -1,0 +1,76 @@
+"""Checkpoints: weights as safetensors, training state (optimizers, schedules, RNG) as tensors-only torch files.
+
+A checkpoint folder is written under a temporary name and renamed into place, and `latest` is only
+pointed at complete folders, so an interrupted save never leaves a run unloadable.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+from zoo.errors import ZooError
+from zoo.samples import atomic_write_bytes
+
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+
+
+def checkpoint_root(run_path: Path) -> Path:
+    return run_path / "checkpoints"
+
+
+def save(run_path: Path, step: int, model: nn.Module, state: dict[str, Any], keep: int = 2, assets: Any = None) -> Path:
+    """Write checkpoint `step` atomically, point `latest` at it, and keep only the newest `keep`."""
+    root = checkpoint_root(run_path)
+    final = root / f"step_{step:07d}"
+    tmp = root / f".tmp_{final.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model(model, str(tmp / WEIGHTS))
+    torch.save(state, tmp / STATE)
+    if assets is not None:
+        assets(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    atomic_write_bytes(root / "latest", final.name.encode())
+    for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest(run_path: Path) -> Path | None:
+    """The newest complete checkpoint folder, or None for a run that has none yet."""
+    pointer = checkpoint_root(run_path) / "latest"
+    if not pointer.is_file():
+        return None
+    folder = checkpoint_root(run_path) / pointer.read_text().strip()
+    if not folder.is_dir():
+        raise ZooError(f"{pointer} names {folder.name}, which is missing", hint="the run directory was edited by hand")
+    return folder
+
+
+def load_weights(model: nn.Module, folder: Path) -> None:
+    """Load `folder`'s safetensors weights into `model`; a damaged file is a one-line error."""
+    file = folder / WEIGHTS
+    try:
+        missing, unexpected = load_model(model, str(file), strict=False)
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise ZooError(f"checkpoint {file} is truncated or corrupted ({str(err).splitlines()[0]})", hint="resume from an earlier checkpoint or retrain") from err
+    if missing or unexpected:
+        raise ZooError(f"checkpoint {file} does not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
+def load_state(folder: Path) -> dict[str, Any]:
+    """Training state, read with `weights_only=True`: tensors and plain containers, never pickled code."""
+    file = folder / STATE
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file; all mean the same to the user
+        raise ZooError(f"checkpoint state {file} is truncated or corrupted ({str(err).splitlines()[0][:120]})", hint="resume from an earlier checkpoint or retrain") from err

@@ -1,0 +1,105 @@
+"""Commands that describe what is installed: presets, datasets, plugins."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import click
+
+from zoo.cli.options import parse_sets
+from zoo.registry import get_catalog
+
+
+def table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths))]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@click.command("list")
+@click.option("--family", help="Only presets of this model family.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_presets(family: str | None, as_json: bool) -> None:
+    """List the named presets."""
+    catalog = get_catalog()
+    if family is not None and family not in catalog.models:
+        from zoo.config import suggest
+
+        raise suggest(family, list(catalog.models), "model family")
+    rows = [
+        {"name": e.name, "family": e.target.get("family"), "dataset": (e.target.get("data") or {}).get("dataset"), "plugin": e.plugin, "description": e.target.get("description", "")}
+        for e in catalog.presets.values()
+        if family is None or e.target.get("family") == family
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(table([[r["name"], r["family"], r["dataset"], r["description"]] for r in rows], ["preset", "family", "dataset", "description"]))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. model.ngf=32.")
+@click.option("--data-dir", type=click.Path(), help="Look for the dataset here first.")
+@click.option("--json", "as_json", is_flag=True)
+def info(name: str, sets: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
+    """Show a preset: resolved config, parameter counts, and where its data was found."""
+    import yaml
+
+    from zoo.api import build
+    from zoo.data import get_spec, load_dataset, resolve
+    from zoo.presets import resolve as resolve_config
+    from zoo.run import Run
+
+    config = resolve_config(name, parse_sets(sets))
+    folder = resolve(get_spec(config.data.dataset), data_dir)
+    family = get_catalog().get("models", config.family).load()
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run(Path(tmp), config, family.setup(config.model, load_dataset(config.data, "train", data_dir), Path(tmp) / "assets"))
+        model = build(run)
+    params = {name: sum(p.numel() for p in ps) for name, ps in model.param_groups().items()}
+    out = {**config.to_dict(), "parameters": params, "data_found_at": str(folder)}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+    else:
+        click.echo(yaml.safe_dump(out, sort_keys=False).rstrip())
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(), help="Look here first.")
+@click.option("--json", "as_json", is_flag=True)
+def datasets(data_dir: str | None, as_json: bool) -> None:
+    """List registered datasets and where each was found."""
+    from zoo.data.spec import find_folder
+
+    rows = []
+    for entry in get_catalog().datasets.values():
+        spec = entry.load()
+        folder = find_folder(spec, data_dir)
+        rows.append({"name": spec.name, "modality": spec.modality, "found": str(folder) if folder else None, "plugin": entry.plugin, "description": spec.description, "license": spec.license})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        click.echo(table([[r["name"], r["modality"], r["found"] or "missing (downloads on first use)", r["description"]] for r in rows], ["dataset", "modality", "found at", "description"]))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def plugins(as_json: bool) -> None:
+    """List loaded plugins, their versions and what each registered."""
+    from zoo.plugins import VERSIONS, get_plugin_manager
+
+    pm = get_plugin_manager()
+    registered = get_catalog().by_plugin()
+    empty = {"models": [], "datasets": [], "metrics": [], "presets": []}
+    rows = [{"name": name, "version": VERSIONS.get(name, "?"), **registered.get(name, empty)} for name, _ in pm.list_name_plugin()]
+    if "zoo" in registered:
+        rows.insert(0, {"name": "zoo (registry.yaml)", "version": VERSIONS.get("data", "?"), **registered["zoo"]})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        parts = [f"{kind}: {', '.join(row[kind])}" for kind in ("models", "datasets", "metrics", "presets") if row[kind]]
+        click.echo(f"{row['name']} {row['version']}" + ("".join(f"\n  {p}" for p in parts)))

@@ -1,0 +1,34 @@
+"""`zoo train`."""
+from __future__ import annotations
+
+import click
+
+from zoo.cli.options import parse_sets
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--steps", type=int, help="Total optimisation steps (overrides the preset's train.steps).")
+@click.option("--epochs", type=int, help="Train for this many passes over the data instead of --steps.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
+@click.option("--seed", type=int, help="Seed for weights, data order and noise (default: the preset's).")
+@click.option("--out", type=click.Path(), help="Run directory to create (default runs/NAME-TIMESTAMP).")
+@click.option("--data-dir", type=click.Path(), help="Look for the dataset here first.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. train.lr=1e-4 (repeatable).")
+@click.option("--resume", type=click.Path(), help="Continue the run in this directory exactly where it stopped.")
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+def train(name: str | None, steps: int | None, epochs: int | None, device: str, precision: str, seed: int | None, out: str | None,
+          data_dir: str | None, sets: tuple[str, ...], resume: str | None, overwrite: bool, quiet: bool) -> None:
+    """Train preset NAME (see `zoo list`), or continue a run with --resume RUN_DIR."""
+    from zoo.api import train as train_run
+
+    try:
+        run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir,
+                        overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet)
+    except KeyboardInterrupt:
+        target = resume or out or "RUN_DIR"
+        raise click.ClickException(f"interrupted; a checkpoint was saved: continue with `zoo train --resume {target}`") from None
+    summary = run.summary()
+    click.echo(f"run {run.path}: {summary.get('status')} at step {summary.get('step')} in {summary.get('train_seconds')} s")

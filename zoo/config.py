@@ -1,0 +1,147 @@
+"""Typed run configuration: presets from YAML, `--set a.b=v` overrides, checked against dataclasses.
+
+A run's config has four sections: `model` (the family's Config), `data` (the dataset's Config),
+`train` (TrainConfig) and `eval` (EvalConfig). Every value is checked against its field's type,
+so a typo or a wrong type fails before any work starts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+from zoo.errors import UsageError
+
+CONFIG_VERSION = 1
+SECTIONS = ("model", "data", "train", "eval")
+
+
+@dataclass
+class DataConfig:
+    """What every dataset config has; datasets subclass it with their own fields."""
+
+    dataset: str = ""
+    batch_size: int = 64
+
+
+@dataclass
+class TrainConfig:
+    """The shared trainer's settings: budget, optimizer, schedule and cadences (0 turns a cadence off)."""
+
+    steps: int = 1000
+    epochs: int | None = None  # when set, overrides steps: epochs * steps-per-epoch
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "cosine", "linear"] = "constant"
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    grad_clip: float | None = None
+    log_every: int = 50
+    sample_every: int = 500
+    eval_every: int = 0
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    num_preview: int = 64  # samples in each periodic preview grid
+
+
+@dataclass
+class EvalConfig:
+    """What `zoo evaluate` computes by default, and quality anchors for `--check`."""
+
+    metrics: list[str] = field(default_factory=list)
+    num_samples: int = 2000
+    seed: int = 0
+    anchors: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`model.ngf=32` -> ("model.ngf", 32); values are YAML scalars, so 1e-4, true, [1, 2] all work."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"bad override {text!r}: expected KEY=VALUE, e.g. --set train.lr=1e-4")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a preset dict with dotted-key overrides applied (validated later by `build`)."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        if section not in SECTIONS or not name or "." in name:
+            raise UsageError(f"bad override key {key!r}: expected SECTION.FIELD with SECTION one of {', '.join(SECTIONS)}")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def build(cls: type, values: dict[str, Any], section: str) -> Any:
+    """Instantiate dataclass `cls` from `values`, type-checking each; unknown keys list the valid ones."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, fields, n=1)
+        did = f" (did you mean {section}.{close[0]}?)" if close else ""
+        raise UsageError(f"unknown key {section}.{key}{did}; valid keys: {', '.join(f'{section}.{k}' for k in fields)}")
+    kwargs = {name: check_type(value, hints[name], f"{section}.{name}") for name, value in values.items()}
+    return cls(**kwargs)
+
+
+def check_type(value: Any, hint: Any, where: str) -> Any:
+    """Return `value` converted to `hint` where that is lossless (int -> float), else raise UsageError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return check_type(value, arg, where)
+            except UsageError as err:
+                errors.append(err)
+        raise errors[0]
+    if origin is Literal:
+        if value in args:
+            return value
+        raise UsageError(f"bad value for {where}: {value!r}; expected one of {', '.join(map(str, args))}")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise UsageError(f"bad value for {where}: {value!r}; expected a list, e.g. [1, 2]")
+        return [check_type(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)] if args else list(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise UsageError(f"bad value for {where}: {value!r}; expected a mapping")
+        return dict(value)
+    if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(hint, type) and isinstance(value, hint) and not (hint is int and isinstance(value, bool)):
+        return value
+    name = getattr(hint, "__name__", str(hint))
+    raise UsageError(f"bad value for {where}: {value!r} is not {name}")
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A config dataclass as plain YAML/JSON-ready data."""
+    return dataclasses.asdict(obj)
+
+
+def suggest(name: str, choices: list[str], what: str) -> UsageError:
+    """An 'unknown X' error naming the closest choices."""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(sorted(choices))}"
+    return UsageError(f"unknown {what} {name!r}; {hint}")

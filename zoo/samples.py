@@ -1,0 +1,191 @@
+"""Samples by modality. Each knows how to save itself: a grid PNG, a folder of files, or an .npz."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.errors import UsageError
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write to a temp file beside `path`, then rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class Samples:
+    """Base: generated outputs plus provenance (run, checkpoint step, seed, conditions)."""
+
+    meta: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def save(self, out: str | os.PathLike[str]) -> list[Path]:
+        """`.npz` writes the raw arrays; a path with the modality's suffix writes one combined file;
+        anything else is a folder of one file per sample. Returns the files written."""
+        out = Path(out)
+        if out.suffix == ".npz":
+            buf = io.BytesIO()
+            np.savez(buf, **self.arrays(), meta=json.dumps(self.meta))
+            atomic_write_bytes(out, buf.getvalue())
+            return [out]
+        if out.suffix:
+            return self.save_combined(out)
+        out.mkdir(parents=True, exist_ok=True)
+        written = self.save_each(out)
+        atomic_write_bytes(out / "samples.json", json.dumps(self.meta, indent=2).encode())
+        return written + [out / "samples.json"]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def save_combined(self, out: Path) -> list[Path]:
+        raise NotImplementedError
+
+    def save_each(self, folder: Path) -> list[Path]:
+        raise NotImplementedError
+
+
+@dataclass
+class ImageSamples(Samples):
+    """Images N×C×H×W in [0, 1]."""
+
+    images: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"images": self.images.float().cpu().numpy()}
+
+    def save_combined(self, out: Path) -> list[Path]:
+        if out.suffix.lower() != ".png":
+            raise UsageError(f"cannot write images to {out}: use a .png path (grid), a .npz path or a folder")
+        from torchvision.utils import make_grid
+
+        nrow = max(1, int(np.ceil(np.sqrt(len(self.images)))))
+        grid = make_grid(self.images.float().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+        atomic_write_bytes(out, png_bytes(grid, self.meta))
+        return [out]
+
+    def save_each(self, folder: Path) -> list[Path]:
+        paths = []
+        for i, image in enumerate(self.images.float().cpu().clamp(0, 1)):
+            path = folder / f"{i:05d}.png"
+            atomic_write_bytes(path, png_bytes(image, {**self.meta, "index": i}))
+            paths.append(path)
+        return paths
+
+
+def png_bytes(image: torch.Tensor, meta: dict[str, Any]) -> bytes:
+    """A C×H×W tensor in [0, 1] as PNG bytes, with `meta` in tEXt chunks (provenance)."""
+    from PIL import Image, PngImagePlugin
+
+    array = (image.mul(255).round().clamp(0, 255).to(torch.uint8)).permute(1, 2, 0).numpy()
+    pil = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+    info = PngImagePlugin.PngInfo()
+    for key, value in meta.items():
+        info.add_text(f"zoo:{key}", json.dumps(value) if not isinstance(value, str) else value)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+@dataclass
+class TextSamples(Samples):
+    """Generated strings."""
+
+    texts: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"texts": np.array(self.texts, dtype=object).astype(str)}
+
+    def save_combined(self, out: Path) -> list[Path]:
+        separator = "\n\n" + "-" * 40 + "\n\n"
+        atomic_write_bytes(out, separator.join(self.texts).encode())
+        atomic_write_bytes(out.with_name(out.name + ".json"), json.dumps(self.meta, indent=2).encode())
+        return [out, out.with_name(out.name + ".json")]
+
+    def save_each(self, folder: Path) -> list[Path]:
+        paths = []
+        for i, text in enumerate(self.texts):
+            atomic_write_bytes(folder / f"{i:05d}.txt", text.encode())
+            paths.append(folder / f"{i:05d}.txt")
+        return paths
+
+
+@dataclass
+class AudioSamples(Samples):
+    """Waveforms N×T in [-1, 1] at `sample_rate` Hz."""
+
+    waves: torch.Tensor
+    sample_rate: int
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"waves": self.waves.float().cpu().numpy(), "sample_rate": np.array(self.sample_rate)}
+
+    def save_combined(self, out: Path) -> list[Path]:
+        if out.suffix.lower() == ".wav":  # one file: the clips one after another, with short silences
+            gap = torch.zeros(len(self.waves), self.sample_rate // 4)
+            joined = torch.cat([self.waves.float().cpu(), gap], dim=1).reshape(-1)
+            atomic_write_bytes(out, wav_bytes(joined, self.sample_rate))
+            return [out]
+        if out.suffix.lower() == ".png":
+            atomic_write_bytes(out, spectrogram_png(self.waves, self.sample_rate, self.meta))
+            return [out]
+        raise UsageError(f"cannot write audio to {out}: use a .wav or .png path, a .npz path or a folder")
+
+    def save_each(self, folder: Path) -> list[Path]:
+        paths = []
+        for i, wave in enumerate(self.waves.float().cpu()):
+            atomic_write_bytes(folder / f"{i:05d}.wav", wav_bytes(wave, self.sample_rate))
+            paths.append(folder / f"{i:05d}.wav")
+        atomic_write_bytes(folder / "spectrograms.png", spectrogram_png(self.waves, self.sample_rate, self.meta))
+        return paths + [folder / "spectrograms.png"]
+
+
+def wav_bytes(wave: torch.Tensor, sample_rate: int) -> bytes:
+    """16-bit PCM mono WAV."""
+    from scipy.io import wavfile
+
+    pcm = (wave.clamp(-1, 1) * 32767).round().to(torch.int16).numpy()
+    buf = io.BytesIO()
+    wavfile.write(buf, sample_rate, pcm)
+    return buf.getvalue()
+
+
+def spectrogram_png(waves: torch.Tensor, sample_rate: int, meta: dict[str, Any]) -> bytes:
+    """A grid of log-magnitude spectrograms (low frequencies at the bottom), one tile per clip."""
+    from torchvision.utils import make_grid
+
+    n_fft = 256
+    spec = torch.stft(waves.float().cpu(), n_fft, hop_length=n_fft // 4, window=torch.hann_window(n_fft), return_complex=True)
+    db = 20 * torch.log10(spec.abs().clamp_min(1e-5))  # N×F×T
+    db = ((db - db.amax(dim=(1, 2), keepdim=True)).clamp_min(-80) + 80) / 80
+    tiles = db.flip(1).unsqueeze(1)
+    nrow = max(1, int(np.ceil(np.sqrt(len(tiles)))))
+    return png_bytes(make_grid(tiles, nrow=nrow, padding=2, pad_value=1.0), {**meta, "sample_rate": sample_rate})
