@@ -18,7 +18,11 @@ from zoo import hookspecs
 # Built-in plugins: always loaded. Name -> module path.
 BUILTIN_PLUGINS: dict[str, str] = {
     "data": "zoo.data.builtin",
+    "metrics": "zoo.metrics.plugin",
     "gan": "zoo_gan",
+    "vae": "zoo_vae",
+    "text": "zoo_text",
+    "audio": "zoo_audio",
 }
 ENV_ALLOW = "ZOO_LOAD_PLUGINS"  # comma-separated names of the external plugins to load; unset loads all
 VERSIONS: dict[str, str] = {}  # plugin name -> distribution version, filled while loading

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +32,7 @@ class GANConfig:
 class GANFamily(Family):
     Config = GANConfig
     modality = "image"
+    tiny: ClassVar[dict[str, Any]] = {"model.nz": 8, "model.ngf": 4, "model.ndf": 4, "data.batch_size": 8}
 
     def __init__(self, config: GANConfig, info: dict[str, Any]) -> None:
         super().__init__(config, info)

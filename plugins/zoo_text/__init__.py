@@ -1,0 +1,1 @@
+"""The text family (being written)."""

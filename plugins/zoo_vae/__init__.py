@@ -1,0 +1,1 @@
+"""The vae family (being written)."""

@@ -1,0 +1,1 @@
+"""Metric plugins: the shared suite (being written)."""
