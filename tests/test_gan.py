@@ -1,0 +1,118 @@
+"""The GAN family: the classic DCGAN shapes, and none of the known mistakes of tutorial GAN code."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from zoo import device as dev
+from zoo.contract import StepContext
+from zoo.errors import UsageError
+from zoo_gan.dcgan import Discriminator, Generator
+from zoo_gan.family import GANConfig, GANFamily
+
+INFO = {"channels": 1, "image_size": 32, "num_classes": 10}
+
+
+def make(**kw) -> tuple[GANFamily, StepContext]:
+    torch.manual_seed(0)
+    model = GANFamily(GANConfig(**{"nz": 8, "ngf": 4, "ndf": 4, **kw}), INFO)
+    opts = {k: torch.optim.Adam(v, 1e-3) for k, v in model.param_groups().items()}
+    return model, StepContext(opts, torch.device("cpu"), "fp32", None)
+
+
+def batch(n: int = 6) -> dict[str, torch.Tensor]:
+    return {"x": torch.rand(n, 1, 32, 32), "y": torch.randint(0, 10, (n,))}
+
+
+def test_classic_dcgan_shapes():
+    g = Generator(100, 64, 1, 32)
+    convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(100, 256), (256, 128), (128, 64), (64, 1)]
+    assert g(torch.randn(2, 100)).shape == (2, 1, 32, 32)
+    g64, d64 = Generator(100, 64, 3, 64), Discriminator(64, 3, 64)
+    assert len([m for m in g64.modules() if isinstance(m, nn.ConvTranspose2d)]) == 5
+    assert d64(g64(torch.randn(2, 100))).shape == (2,)
+
+
+def test_discriminator_step_sees_detached_fakes_and_generator_step_a_fresh_pass():
+    model, ctx = make()
+    calls = []
+    original = model.D.forward
+
+    def spy(x, y=None):
+        calls.append((x.requires_grad, x.grad_fn is not None, [p.clone() for p in list(model.D.parameters())[:1]]))
+        return original(x, y)
+
+    model.D.forward = spy
+    model.train_step(batch(), ctx)
+    (_, real_graph, _), (_, fake_graph_d, w_before), (_, fake_graph_g, w_after) = calls
+    assert not real_graph and not fake_graph_d, "D must see real images and detached fakes"
+    assert fake_graph_g, "G's loss must flow through a pass on non-detached fakes"
+    assert not torch.equal(w_before[0], w_after[0]), "G's pass must use the updated discriminator"
+
+
+def test_generator_step_leaves_discriminator_gradients_alone():
+    model, ctx = make()
+    model.train_step(batch(), ctx)
+    assert all(p.grad is None or p.grad.abs().sum() > 0 for p in model.D.parameters())
+    assert all(p.requires_grad for p in model.D.parameters())
+
+
+def test_odd_last_batch_sizes_work():
+    model, ctx = make(conditional=True)
+    logs = model.train_step(batch(5), ctx)
+    assert all(torch.isfinite(v) for v in logs.values())
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "hinge", "wgan-gp"])
+def test_every_loss_trains(loss):
+    model, ctx = make(loss=loss, spectral_norm=loss == "hinge")
+    before = [p.clone() for p in model.G.parameters()]
+    logs = model.train_step(batch(), ctx)
+    assert {"loss_d", "loss_g"} <= logs.keys()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.G.parameters()))
+
+
+def test_wgan_critic_steps_per_generator_step():
+    model, ctx = make(loss="wgan-gp", d_steps=5)
+    updated = []
+    for step in range(10):
+        ctx.step = step
+        updated.append("loss_g" in model.train_step(batch(), ctx))
+    assert updated == [True, False, False, False, False] * 2
+
+
+def test_conditional_sampling_and_label_validation():
+    model, _ = make(conditional=True)
+    model.eval()
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    a, b = model.sample(4, gen(), label=3).images, model.sample(4, gen(), label=7).images
+    assert a.shape == (4, 1, 32, 32) and not torch.equal(a, b)
+    for bad in (10, -1, "3", True):
+        with pytest.raises(UsageError, match="label must be an integer in 0..9"):
+            model.sample(2, label=bad)
+    unconditional, _ = make()
+    with pytest.raises(UsageError, match="unconditional"):
+        unconditional.sample(2, label=1)
+
+
+def test_ema_generator_is_used_for_sampling():
+    model, ctx = make(ema_decay=0.5)
+    for step in range(3):
+        ctx.step = step
+        model.train_step(batch(), ctx)
+    model.eval()
+    assert not torch.equal(model.G_ema.net[0].weight, model.G.net[0].weight)
+    sample = model.sample(2, torch.Generator().manual_seed(1)).images
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(sample, ((model.G_ema(z) + 1) / 2).clamp(0, 1))
+
+
+def test_bf16_autocast_step_on_cpu():
+    model, _ = make()
+    opts = {k: torch.optim.Adam(v, 1e-3) for k, v in model.param_groups().items()}
+    ctx = StepContext(opts, torch.device("cpu"), dev.resolve_precision("bf16", torch.device("cpu")), 1.0)
+    with ctx.autocast():
+        logs = model.train_step(batch(), ctx)
+    assert all(torch.isfinite(v) for v in logs.values())
