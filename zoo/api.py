@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def train(
     resume: PathLike | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    compile: bool = False,
     **sections: dict[str, Any],
 ) -> Run:
     """Train preset `name` (or continue `resume`). Overrides: `overrides={"train.lr": 1e-4}` or `train={"lr": 1e-4}`."""
@@ -68,7 +70,7 @@ def train(
             config.seed = seed
         out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
-    return _fit(run, torch_device, precision, data_dir, quiet, resume is not None)
+    return _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
 
 
 def _rank_device(device: str) -> str:
@@ -86,7 +88,7 @@ def _with_overrides(config: RunConfig, flat: dict[str, Any]) -> RunConfig:
     return from_dict(config.to_dict(), flat)
 
 
-def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | None, quiet: bool, resuming: bool) -> Run:
+def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | None, quiet: bool, resuming: bool, compile: bool = False) -> Run:
     from zoo.data import load_dataset
     from zoo.trainer import Trainer
 
@@ -95,11 +97,13 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     dev.seed_everything(config.seed)
     family = get_catalog().get("models", config.family).load()
     raw_train = load_dataset(config.data, "train", data_dir)
+    main = dist.world().is_main
     if not resuming:
-        run.info = family.setup(config.model, raw_train, run.assets)
-    if dist.world().is_main:
+        with tempfile.TemporaryDirectory() as scratch:  # only rank 0 writes into the run
+            run.info = family.setup(config.model, raw_train, run.assets if main else Path(scratch))
+    if main:
         run.save_config()
-    model = build(run, device)
+    model = dev.optimize_model(build(run, device), device, compile)
     data = model.prepare(raw_train).to(device)
     ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)
     trainer = Trainer(
@@ -123,6 +127,7 @@ def build(run: Run, device: torch.device | str = "cpu") -> Family:
     family = get_catalog().get("models", run.config.family).load()
     model: Family = family(run.config.model, run.info)
     model.assets = run.assets
+    model.data_config = run.config.data  # for families that show test data beside samples (VAE reconstructions)
     return model.to(device)
 
 

@@ -79,6 +79,56 @@ def configure(device: torch.device) -> None:
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def optimize_model(model: torch.nn.Module, device: torch.device, compile: bool = False) -> torch.nn.Module:
+    """Channels-last for convolutional models on CUDA; `compile` compiles each submodule in place
+    (state-dict keys stay the same, so checkpoints load with or without it)."""
+    if device.type == "cuda" and any(isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for m in model.modules()):
+        model.to(memory_format=torch.channels_last)
+    if compile:
+        reason = compile_unsupported(device)
+        if reason:
+            raise UsageError(f"--compile is not available here: {reason}; train without --compile")
+        for child in model.children():
+            if any(True for _ in child.parameters()):
+                child.compile()
+    return model
+
+
+def compile_unsupported(device: torch.device) -> str | None:
+    """Why torch.compile cannot run on this device, or None when it can."""
+    import shutil
+
+    if not torch._dynamo.is_dynamo_supported():
+        return "torch.compile does not support this Python/platform"
+    if device.type == "mps":
+        return "torch.compile is not supported on MPS"
+    if device.type == "cpu" and not (shutil.which("g++") or shutil.which("clang++")):
+        return "torch.compile on CPU needs a C++ compiler (g++ or clang++)"
+    return None
+
+
+def describe() -> dict[str, Any]:
+    """What this machine offers: devices, precisions, compile support and library versions."""
+    import importlib.metadata as md
+
+    devices = []
+    for kind in available():
+        device = torch.device(kind)
+        entry: dict[str, Any] = {"device": kind, "precisions": ["fp32"] + (["bf16"] if supports_bf16(device) else []) + (["fp16"] if kind != "cpu" else [])}
+        if kind == "cuda":
+            entry["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        entry["compile"] = compile_unsupported(device) or "yes"
+        devices.append(entry)
+    versions = {}
+    for package in ("torch", "torchvision", "torchaudio", "transformers", "genzoo"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            versions[package] = None
+    return {"devices": devices, "threads": torch.get_num_threads(), "versions": versions}
 
 
 def seed_everything(seed: int) -> None:

@@ -19,6 +19,8 @@ COMMANDS = {
     "train": "zoo.cli.training:train",
     "sample": "zoo.cli.sampling:sample",
     "evaluate": "zoo.cli.evaluation:evaluate",
+    "env": "zoo.cli.system:env",
+    "bench": "zoo.cli.system:bench",
 }
 
 

@@ -19,14 +19,15 @@ from zoo.cli.options import parse_sets
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory exactly where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model's submodules.")
 def train(name: str | None, steps: int | None, epochs: int | None, device: str, precision: str, seed: int | None, out: str | None,
-          data_dir: str | None, sets: tuple[str, ...], resume: str | None, overwrite: bool, quiet: bool) -> None:
+          data_dir: str | None, sets: tuple[str, ...], resume: str | None, overwrite: bool, quiet: bool, compile_: bool) -> None:
     """Train preset NAME (see `zoo list`), or continue a run with --resume RUN_DIR."""
     from zoo.api import train as train_run
 
     try:
         run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir,
-                        overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet)
+                        overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_)
     except KeyboardInterrupt:
         target = resume or out or "RUN_DIR"
         raise click.ClickException(f"interrupted; a checkpoint was saved: continue with `zoo train --resume {target}`") from None

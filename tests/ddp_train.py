@@ -1,0 +1,13 @@
+"""Entry script for the distributed tests: registers the tiny test family, then trains (under torchrun or not)."""
+import sys
+
+import zoo
+from zoo import plugins
+from zoo.testing import TinyPlugin
+
+plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
+preset, out, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+overrides = {"data.batch_size": 16, "train.log_every": 1, "train.sample_every": 0}
+if preset != "tiny-mnist":
+    overrides.update({"model.nz": 8, "model.ngf": 4, "model.ndf": 4})
+zoo.train(preset, steps=steps, out=out, device="cpu", overrides=overrides, quiet=True)
