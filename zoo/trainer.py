@@ -20,6 +20,7 @@ from zoo import device as dev
 from zoo import distributed as dist
 from zoo.config import TrainConfig
 from zoo.contract import Family, StepContext
+from zoo.errors import UsageError
 from zoo.plugins import get_plugin_manager
 from zoo.run import Run
 
@@ -65,8 +66,6 @@ class Trainer:
         self.local_batch = self.world.local_batch(self.batch_size)
         self.steps_per_epoch = len(data) // self.batch_size
         if self.steps_per_epoch == 0:
-            from zoo.errors import UsageError
-
             raise UsageError(f"data.batch_size={self.batch_size} is larger than the training set ({len(data)} items)")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
         optimizers = {name: OPTIMIZERS[self.cfg.optimizer](params, self.cfg) for name, params in model.param_groups().items()}
@@ -167,6 +166,9 @@ class Trainer:
                     self.save()
         except KeyboardInterrupt:
             status = "interrupted"
+            raise
+        except BaseException:
+            status = "failed"
             raise
         finally:
             bar.close()
