@@ -18,7 +18,7 @@ from zoo.data import load_dataset
 from zoo.presets import resolve
 from zoo.registry import get_catalog
 from zoo.run import Run
-from zoo.trainer import OPTIMIZERS, Trainer
+from zoo.trainer import Trainer, make_optimizer
 
 QUIET = {"train.sample_every": 0, "train.eval_every": 0, "train.checkpoint_every": 0}
 
@@ -55,7 +55,7 @@ def bare_loop(run: Run, data: Any, device: torch.device, precision: str, steps: 
     dev.seed_everything(run.config.seed)
     model = build(run, device).train()
     cfg = run.config.train
-    ctx = StepContext({k: OPTIMIZERS[cfg.optimizer](p, cfg) for k, p in model.param_groups().items()}, device, precision, cfg.grad_clip)
+    ctx = StepContext({k: make_optimizer(p, cfg) for k, p in model.param_groups().items()}, device, precision, cfg.grad_clip)
     batch_size = run.config.data.batch_size
     rates = []
     for window in range(repeats + 1):

@@ -25,10 +25,20 @@ from zoo.plugins import get_plugin_manager
 from zoo.run import Run
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": lambda params, cfg: torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay),
-    "adamw": lambda params, cfg: torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay),
-    "sgd": lambda params, cfg: torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay),
+    "adam": lambda groups, cfg: torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas)),
+    "adamw": lambda groups, cfg: torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas)),
+    "sgd": lambda groups, cfg: torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.betas[0]),
 }
+
+
+def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The configured optimizer; weight decay applies to matrices and kernels only, never to biases,
+    norms' scales or other vectors (as nanoGPT and Hugging Face's Trainer do)."""
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return OPTIMIZERS[cfg.optimizer]([g for g in groups if g["params"]], cfg)
 
 
 def lr_factor(step: int, cfg: TrainConfig, total: int) -> float:
@@ -68,7 +78,7 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise UsageError(f"data.batch_size={self.batch_size} is larger than the training set ({len(data)} items)")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
-        optimizers = {name: OPTIMIZERS[self.cfg.optimizer](params, self.cfg) for name, params in model.param_groups().items()}
+        optimizers = {name: make_optimizer(params, self.cfg) for name, params in model.param_groups().items()}
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, self.cfg, self.total)) for name, opt in optimizers.items()
         }
