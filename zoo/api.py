@@ -177,14 +177,18 @@ def evaluate(
     seed: int | None = None,
     device: str = "auto",
     data_dir: PathLike | None = None,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """Evaluate a run's latest checkpoint; results are appended to metrics.jsonl and summary.json."""
+    """Evaluate a run's latest checkpoint; results are appended to metrics.jsonl and summary.json.
+
+    `options` go to the metrics, e.g. `{"features": "inception", "features.weights": PATH}` (docs/metrics.md).
+    """
     if num_samples is not None and num_samples <= 0:
         raise UsageError(f"--num-samples must be a positive integer, got {num_samples}")
     run = Run.open(run_dir)
     model = load(run_dir, device)
     cfg = run.config.eval
-    ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir)
+    ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir, options=dict(options or {}))
     results = evaluate_model(model, ctx, metrics)
     record_evaluation(run, model.checkpoint_step, results)
     return flatten(results)

@@ -46,6 +46,7 @@ class EvalContext:
     data_dir: str | os.PathLike[str] | None = None
     precision: str = "fp32"
     cache: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # metric options, e.g. {"features": "inception"}
 
     @property
     def batch_size(self) -> int:
@@ -121,16 +122,18 @@ def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = 
             raise UsageError(f"metric {name!r} does not apply to {model.modality} models; choose from {', '.join(available_metrics(model.modality))}")
         chosen.append(metric)
     model.eval()
+    for key in [k for k in ctx.cache if k.startswith("samples:")]:  # samples (and their features) are one model state's
+        del ctx.cache[key]
     results: dict[str, MetricResult] = {}
     with torch.no_grad(), dev.fork_rng(ctx.device):
         started = time.perf_counter()
         own = model.evaluate(ctx)
         if own:
-            results[ctx.config.family] = MetricResult(own, {"split": "test", "seed": ctx.seed, "seconds": round(time.perf_counter() - started, 2)})
+            results[ctx.config.family] = MetricResult(own, {"split": "test", "seed": ctx.seed, "seconds": round(time.perf_counter() - started, 2), "values": list(own)})
         for metric in chosen:
             started = time.perf_counter()
             result = metric.compute(model, ctx)
-            result.protocol.update(metric=metric.name, version=metric.version, seconds=round(time.perf_counter() - started, 2))
+            result.protocol.update(metric=metric.name, version=metric.version, seconds=round(time.perf_counter() - started, 2), values=list(result.values))
             results[metric.name] = result
     return results
 

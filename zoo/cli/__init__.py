@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "zoo.cli.training:train",
     "sample": "zoo.cli.sampling:sample",
     "evaluate": "zoo.cli.evaluation:evaluate",
+    "compare": "zoo.cli.comparison:compare",
     "env": "zoo.cli.system:env",
     "bench": "zoo.cli.system:bench",
 }

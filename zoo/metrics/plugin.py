@@ -1,1 +1,27 @@
-"""Metric plugins: the shared suite (being written)."""
+"""Metric plugins: the shared suite, registered as "module:attr" strings so listing stays torch-free.
+
+Each metric object has `name`, `version`, `modalities`, `higher_is_better` ({value key: bool}, the
+direction `zoo evaluate --check` uses) and `compute(model, ctx) -> MetricResult`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from zoo.hookspecs import hookimpl
+
+METRICS = {
+    "fid": "zoo.metrics.image:fid",
+    "kid": "zoo.metrics.image:kid",
+    "precision_recall": "zoo.metrics.image:precision_recall",
+    "inception_score": "zoo.metrics.image:inception_score_metric",
+    "label_accuracy": "zoo.metrics.image:label_accuracy",
+    "psnr": "zoo.metrics.image:psnr_metric",
+    "ssim": "zoo.metrics.image:ssim_metric",
+    "distinct_n": "zoo.metrics.diversity:distinct",
+}
+
+
+@hookimpl
+def register_metrics(register: Callable[[str, Any], None]) -> None:
+    for name, target in METRICS.items():
+        register(name, target)

@@ -1,0 +1,264 @@
+"""The image metric suite: FID, KID, precision/recall/density/coverage, IS, label accuracy, PSNR, SSIM.
+
+Sample-based metrics compare the evaluation's generated images (`ctx.samples`, drawn once with the
+evaluation seed) against the dataset's test split at the run's image size, both mapped through one
+feature network (zoo.metrics.features: the dataset's own CNN by default, Inception-v3 with
+`--features inception`), which resizes both the same way.
+Real and generated features are computed once per evaluation and shared through `ctx.cache`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from zoo.errors import UsageError
+from zoo.evaluation import EvalContext, MetricResult
+from zoo.metrics.features import DomainFeatures, check_options, domain_features, inception_features
+from zoo.metrics.frechet import feature_stats, frechet_distance_from_stats
+from zoo.metrics.image_quality import psnr, ssim
+from zoo.metrics.inception_score import inception_score
+from zoo.metrics.kid import kernel_inception_distance
+from zoo.metrics.manifold import prdc
+from zoo.samples import ImageSamples
+
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+PRDC_K = 5
+IS_SPLITS = 10
+PSNR_CAP_DB = 100.0  # a perfect reconstruction has infinite PSNR; capped so means stay finite
+
+
+@dataclass
+class Features:
+    feats: Tensor  # N×D
+    logits: Tensor  # N×classes
+
+
+def extractor(ctx: EvalContext) -> Any:
+    """The evaluation's feature network (DomainFeatures or InceptionFeatures), loaded once."""
+    if "image:extractor" not in ctx.cache:
+        check_options(ctx.options)
+        if ctx.options.get("features", "domain") == "inception":
+            ctx.cache["image:extractor"] = inception_features(ctx.options.get("features.weights"), ctx.device)
+        else:
+            ctx.cache["image:extractor"] = classifier(ctx)
+    return ctx.cache["image:extractor"]
+
+
+def classifier(ctx: EvalContext) -> DomainFeatures:
+    """The dataset's domain network; label accuracy uses it whichever features the other metrics use."""
+    if "image:classifier" not in ctx.cache:
+        ctx.cache["image:classifier"] = domain_features(ctx.config.data.dataset, ctx.device, ctx.data_dir)
+    return ctx.cache["image:classifier"]
+
+
+def reference_images(ctx: EvalContext) -> Tensor:
+    """The test split as uint8 N×C×H×W, decoded as the run's training data is (same size).
+
+    Real and generated images then take the same path into the feature network (one resize), so a
+    model that matches its training data scores the real-vs-real floor. Resizing only the generated
+    images would charge a perfect 32×32 model for the 28 -> 32 -> 28 round trip (FID 10 on MNIST)."""
+    return ctx.raw_split("test").fields["x"]
+
+
+def real_features(ctx: EvalContext) -> Features:
+    """Features of the whole test split (the reference set), once per evaluation."""
+    net = extractor(ctx)
+    key = f"image:real:{net.name}"
+    if key not in ctx.cache:
+        ctx.cache[key] = Features(*net(reference_images(ctx)))
+    return ctx.cache[key]
+
+
+def generated_images(model: Any, ctx: EvalContext) -> Tensor:
+    samples = ctx.samples(model)
+    if not isinstance(samples, ImageSamples):
+        raise UsageError(f"image metrics need image samples, but {type(model).__name__} made {type(samples).__name__}")
+    return samples.images
+
+
+def generated_features(model: Any, ctx: EvalContext) -> Features:
+    """Features of the evaluation's generated images, once per evaluation."""
+    net = extractor(ctx)
+    key = f"samples:{ctx.num_samples}:features:{net.name}"  # "samples:" keys are dropped when the model changes
+    if key not in ctx.cache:
+        images = generated_images(model, ctx)
+        channels = net.net.conv1.in_channels if isinstance(net, DomainFeatures) else images.shape[1]
+        if images.shape[1] != channels:
+            raise UsageError(f"the model makes {images.shape[1]}-channel images but the {net.name} network takes {channels}; evaluate on the dataset it was trained on")
+        ctx.cache[key] = Features(*net(images))
+    return ctx.cache[key]
+
+
+def protocol(ctx: EvalContext, num_real: int | None, num_generated: int, **extra: Any) -> dict[str, Any]:
+    """What makes two scores comparable: feature network and checksum, reference split, counts, seed."""
+    net = extractor(ctx)
+    out: dict[str, Any] = {"features": net.name, "feature_checksum": net.checksum}
+    if isinstance(net, DomainFeatures):
+        out.update(feature_test_accuracy=net.card["test_accuracy"], resize=f"bilinear, antialiased, to {net.size}x{net.size}")
+    else:
+        out.update(resize=f"bilinear to {net.size}x{net.size}")
+    if num_real is not None:
+        size = reference_images(ctx).shape[-1]
+        out.update(reference=f"{ctx.config.data.dataset}:test", reference_size=size, num_real=num_real)
+    return {**out, "num_generated": num_generated, "seed": ctx.seed, **extra}
+
+
+class FID:
+    """Fréchet distance between Gaussians fitted to real and generated features."""
+
+    name = "fid"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"fid": False}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        real, fake = real_features(ctx), generated_features(model, ctx)
+        result = frechet_distance_from_stats(*feature_stats(real.feats), *feature_stats(fake.feats))
+        if result.regularized:
+            warnings.warn(f"FID: a feature covariance was singular and was regularised; use more than {len(fake.feats)} samples", RuntimeWarning, stacklevel=2)
+        proto = protocol(ctx, len(real.feats), len(fake.feats), regularized=bool(result.regularized))
+        return MetricResult({"fid": result.value}, proto)
+
+
+class KID:
+    """Unbiased polynomial-kernel MMD², mean and std over random subsets."""
+
+    name = "kid"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"kid": False}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        real, fake = real_features(ctx), generated_features(model, ctx)
+        size = min(KID_SUBSET_SIZE, len(real.feats), len(fake.feats))
+        mean, std = kernel_inception_distance(real.feats, fake.feats, KID_SUBSETS, size, generator=ctx.seed)
+        return MetricResult({"kid": mean, "kid_std": std}, protocol(ctx, len(real.feats), len(fake.feats), subsets=KID_SUBSETS, subset_size=size))
+
+
+class PrecisionRecall:
+    """k-NN precision/recall (Kynkäänniemi et al.) and density/coverage (Naeem et al.).
+
+    The real set is the first N test images, N the number of generated ones, since k-NN radii
+    shrink as a set grows and unequal sets would bias the four numbers."""
+
+    name = "precision_recall"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"precision": True, "recall": True, "density": True, "coverage": True}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        real, fake = real_features(ctx), generated_features(model, ctx)
+        n = min(len(real.feats), len(fake.feats))
+        values = prdc(real.feats[:n], fake.feats[:n], k=PRDC_K)
+        ordered = {key: values[key] for key in ("precision", "recall", "density", "coverage")}
+        return MetricResult(ordered, protocol(ctx, n, n, k=PRDC_K))
+
+
+class InceptionScore:
+    """exp(E KL(p(y|x) || p(y))) on the feature network's class probabilities of generated images."""
+
+    name = "inception_score"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"inception_score": True}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        fake = generated_features(model, ctx)
+        splits = min(IS_SPLITS, len(fake.logits))
+        mean, std = inception_score(fake.logits.double().softmax(dim=1), splits)
+        return MetricResult({"inception_score": mean, "inception_score_std": std}, protocol(ctx, None, len(fake.logits), splits=splits))
+
+
+class LabelAccuracy:
+    """Class-conditional models: the share of images made with `label=k` that the domain network
+    classifies as k, over num_samples images with the labels balanced.
+
+    A model is class-conditional when `getattr(model, "num_classes", 0) > 0` and its
+    `sample(n, generator, label=k)` draws n images of class k."""
+
+    name = "label_accuracy"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"label_accuracy": True}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        classes = getattr(model, "num_classes", 0)
+        if not classes:
+            raise UsageError(f"label_accuracy needs a class-conditional model (num_classes > 0); {type(model).__name__} is unconditional, so drop it from --metrics")
+        net = classifier(ctx)
+        if classes != net.net.head.out_features:
+            raise UsageError(f"the model has {classes} classes but the {net.name} classifier knows {net.net.head.out_features}")
+        gen, n = ctx.generator(), ctx.num_samples
+        hits = 0
+        for k in range(classes):
+            count = n // classes + (k < n % classes)
+            for start in range(0, count, ctx.batch_size):
+                images = model.sample(min(ctx.batch_size, count - start), generator=gen, label=k).images
+                hits += int((net(images)[1].argmax(dim=1) == k).sum())
+        proto = {
+            "features": net.name,
+            "feature_checksum": net.checksum,
+            "feature_test_accuracy": net.card["test_accuracy"],
+            "labels": "balanced, label=k for k in 0..classes-1",
+            "num_generated": n,
+            "seed": ctx.seed,
+        }
+        return MetricResult({"label_accuracy": hits / n}, proto)
+
+
+def reconstructions(model: Any, ctx: EvalContext) -> tuple[Tensor, Tensor]:
+    """(inputs, reconstructions), both N×C×H×W in [0, 1]: the first num_samples test images, once per evaluation."""
+    key = f"samples:{ctx.num_samples}:reconstructions"  # dropped with the samples when the model changes
+    if key not in ctx.cache:
+        if not callable(getattr(model, "reconstruct", None)):
+            raise UsageError(f"psnr and ssim need a model that reconstructs (a reconstruct(x) method, as VAEs have); {type(model).__name__} has none")
+        test = ctx.raw_split("test").to(ctx.device)
+        inputs, outputs = [], []
+        for batch in ctx.batches(test, limit=ctx.num_samples):
+            x = batch["x"]
+            y = model.reconstruct(x)
+            if y.shape != x.shape:
+                raise UsageError(f"{type(model).__name__}.reconstruct returned shape {tuple(y.shape)} for input {tuple(x.shape)}; it must return the input's shape")
+            inputs.append(x.float().cpu())
+            outputs.append(y.float().clamp(0, 1).cpu())
+        ctx.cache[key] = torch.cat(inputs), torch.cat(outputs)
+    return ctx.cache[key]
+
+
+def reconstruction_protocol(ctx: EvalContext, x: Tensor, **extra: Any) -> dict[str, Any]:
+    return {"reference": f"{ctx.config.data.dataset}:test", "num_real": len(x), "image_size": x.shape[-1], "seed": ctx.seed, **extra}
+
+
+class PSNR:
+    """Mean per-image PSNR (dB) between test images and their reconstructions (clamped to [0, 1])."""
+
+    name = "psnr"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"psnr": True}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        x, y = reconstructions(model, ctx)
+        value = psnr(x, y).clamp(max=PSNR_CAP_DB).mean().item()
+        return MetricResult({"psnr": value}, reconstruction_protocol(ctx, x, cap_db=PSNR_CAP_DB))
+
+
+class SSIM:
+    """Mean per-image SSIM (11×11 Gaussian window, σ 1.5) between test images and their reconstructions."""
+
+    name = "ssim"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"ssim": True}
+
+    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+        x, y = reconstructions(model, ctx)
+        return MetricResult({"ssim": ssim(x, y).mean().item()}, reconstruction_protocol(ctx, x))
+
+
+fid, kid, precision_recall, inception_score_metric = FID(), KID(), PrecisionRecall(), InceptionScore()
+label_accuracy, psnr_metric, ssim_metric = LabelAccuracy(), PSNR(), SSIM()
