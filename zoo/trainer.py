@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -152,8 +153,10 @@ class Trainer:
                 self.ctx.step = self.step
                 with self.ctx.autocast():
                     logs = self.model.train_step(batch, self.ctx)
-                for sched in self.schedulers.values():
-                    sched.step()
+                with warnings.catch_warnings():  # schedules follow the trainer's step, even for an idle optimizer
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                    for sched in self.schedulers.values():
+                        sched.step()
                 for key, value in logs.items():  # summed as tensors: no device sync until a log line
                     value = torch.as_tensor(value).detach().float()
                     sums[key] = sums[key] + value if key in sums else value

@@ -14,7 +14,7 @@ from zoo.errors import UsageError, ZooError
 @click.argument("run_dir", type=click.Path(), required=False)
 @click.option("--real", "real", metavar="DATASET", help="Real-vs-real baselines instead of a run: train split (as generated) vs test split.")
 @click.option("--image-size", type=int, help="With --real: decode both splits at this size, e.g. a run's data.image_size (default: native).")
-@click.option("--metrics", help="Comma-separated metric names (default: the preset's eval.metrics).")
+@click.option("--metrics", help="Comma-separated metric names (default: the preset's eval.metrics; \"\" for the family's own numbers only).")
 @click.option("--num-samples", type=int, help="Generated samples for sample-based metrics (--real: train images, default 10000).")
 @click.option("--seed", type=int, help="Evaluation seed (default: the preset's eval.seed).")
 @click.option("--features", type=click.Choice(["domain", "inception"]), help="Image feature network: the dataset's own CNN (default) or Inception-v3 (needs --set features.weights=PATH).")
@@ -43,7 +43,7 @@ def evaluate(
         raise UsageError("name a run directory to evaluate, or pass --real DATASET for real-vs-real baselines")
     if num_samples is not None and num_samples <= 0:
         raise UsageError(f"--num-samples must be a positive integer, got {num_samples}")
-    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics is not None else None
     options: dict[str, Any] = parse_sets(sets)
     if features:
         options["features"] = features
