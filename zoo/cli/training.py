@@ -1,6 +1,9 @@
 """`zoo train`."""
 from __future__ import annotations
 
+import signal
+from typing import Any
+
 import click
 
 from zoo.cli.options import parse_sets
@@ -25,6 +28,7 @@ def train(name: str | None, steps: int | None, epochs: int | None, device: str, 
     """Train preset NAME (see `zoo list`), or continue a run with --resume RUN_DIR."""
     from zoo.api import train as train_run
 
+    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's TERM saves a checkpoint, like Ctrl-C
     try:
         run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir,
                         overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_)
@@ -33,3 +37,7 @@ def train(name: str | None, steps: int | None, epochs: int | None, device: str, 
         raise click.ClickException(f"interrupted; a checkpoint was saved: continue with `zoo train --resume {target}`") from None
     summary = run.summary()
     click.echo(f"run {run.path}: {summary.get('status')} at step {summary.get('step')} in {summary.get('train_seconds')} s")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
