@@ -137,16 +137,18 @@ class TextSamples(Samples):
 
 @dataclass
 class AudioSamples(Samples):
-    """Waveforms N×T in [-1, 1] at `sample_rate` Hz."""
+    """Waveforms N×T in [-1, 1] at `sample_rate` Hz; `labels` (N) is the class each clip was asked for."""
 
     waves: torch.Tensor
     sample_rate: int
+    labels: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.waves)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"waves": self.waves.float().cpu().numpy(), "sample_rate": np.array(self.sample_rate)}
+        out = {"waves": self.waves.float().cpu().numpy(), "sample_rate": np.array(self.sample_rate)}
+        return out if self.labels is None else {**out, "labels": self.labels.cpu().numpy()}
 
     def save_combined(self, out: Path) -> list[Path]:
         if out.suffix.lower() == ".wav":  # one file: the clips one after another, with short silences

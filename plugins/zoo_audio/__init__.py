@@ -1,1 +1,26 @@
-"""The audio family (being written)."""
+"""Audio families on the Free Spoken Digit Dataset: SpecGAN, WaveGAN and WaveNet, with their metrics.
+
+Everything is registered as "module:attr" strings, so listing the catalog never imports torch.
+"""
+from __future__ import annotations
+
+from zoo.hookspecs import hookimpl
+
+
+@hookimpl
+def register_models(register) -> None:
+    register("specgan", "zoo_audio.specgan:SpecGANFamily")
+    register("wavegan", "zoo_audio.wavegan:WaveGANFamily")
+    register("wavenet", "zoo_audio.wavenet:WaveNet")
+
+
+@hookimpl
+def register_datasets(register) -> None:
+    register("fsdd", "zoo_audio.fsdd:FSDD")
+
+
+@hookimpl
+def register_metrics(register) -> None:
+    register("audio_fd", "zoo_audio.metrics:AUDIO_FD")
+    register("audio_is", "zoo_audio.metrics:AUDIO_IS")
+    register("digit_accuracy", "zoo_audio.metrics:DIGIT_ACCURACY")

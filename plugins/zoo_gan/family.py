@@ -115,7 +115,7 @@ class GANFamily(Family):
 
 def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017): (||∇D(x̂)|| - 1)² at random interpolates x̂."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    alpha = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=real.device)  # one mix per sample, any rank
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(mixed, y).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

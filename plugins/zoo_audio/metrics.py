@@ -1,0 +1,98 @@
+"""The audio metric suite, on the spoken-digit classifier's features (zoo_audio.classifier).
+
+    audio_fd        Fréchet distance between classifier embeddings of generated clips and of the
+                    test split (FAD's recipe, with our classifier in VGGish's place); lower is better
+    audio_is        Inception-style score exp(E KL(p(y|x) || p(y))); 10 is the ceiling for 10 digits
+    digit_accuracy  conditional models: share of clips the classifier hears as the digit asked for
+
+Every result records the classifier's weights checksum and test accuracy, the reference split, the
+sample counts and the seed, so scores from different classifiers are never compared.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from zoo.contract import Family
+from zoo.errors import UsageError
+from zoo.evaluation import EvalContext, MetricResult
+from zoo.metrics import frechet_distance, inception_score
+from zoo.samples import AudioSamples
+from zoo_audio.classifier import DigitClassifier, cached_classifier, predict
+
+
+def classifier(ctx: EvalContext) -> tuple[DigitClassifier, dict[str, Any]]:
+    """The evaluation's classifier, loaded (or trained and cached) once per evaluation."""
+    if "audio:classifier" not in ctx.cache:
+        dataset = ctx.config.data.dataset
+        ctx.cache["audio:classifier"] = cached_classifier(dataset, ctx.raw_split("train"), ctx.raw_split("test"), ctx.device)
+    return ctx.cache["audio:classifier"]
+
+
+def generated(model: Family, ctx: EvalContext) -> tuple[AudioSamples, torch.Tensor, torch.Tensor]:
+    """The evaluation's shared samples and their (embeddings, probabilities), computed once."""
+    key = f"samples:audio-classifier:{ctx.num_samples}"  # "samples:" entries are dropped before each evaluation
+    if key not in ctx.cache:
+        samples = ctx.samples(model)
+        rate = ctx.raw_split("test").info["sample_rate"]
+        if samples.sample_rate != rate:
+            raise UsageError(f"the model makes {samples.sample_rate} Hz audio but the classifier hears {rate} Hz; evaluate on the dataset it was trained on")
+        ctx.cache[key] = (samples, *predict(classifier(ctx)[0], samples.waves))
+    return ctx.cache[key]
+
+
+def protocol(ctx: EvalContext, n: int, **extra: Any) -> dict[str, Any]:
+    _, card = classifier(ctx)
+    return {
+        "feature_network": f"zoo_audio digit classifier v{card['version']}",
+        "classifier_sha256": card["weights_sha256"],
+        "classifier_test_accuracy": card["test_accuracy"],
+        "num_samples": n,
+        "seed": ctx.seed,
+        **extra,
+    }
+
+
+class AudioFD:
+    name = "audio_fd"
+    version = "1"
+    modalities = ("audio",)
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        samples, fake, _ = generated(model, ctx)
+        if "audio:reference" not in ctx.cache:
+            ctx.cache["audio:reference"] = predict(classifier(ctx)[0], ctx.raw_split("test").fields["x"])[0]
+        real = ctx.cache["audio:reference"]
+        value = frechet_distance(fake.double(), real.double())
+        return MetricResult({"audio_fd": value}, protocol(ctx, len(samples), reference=f"{ctx.config.data.dataset}/test", reference_items=len(real)))
+
+
+class AudioIS:
+    name = "audio_is"
+    version = "1"
+    modalities = ("audio",)
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        samples, _, probs = generated(model, ctx)
+        splits = min(10, len(samples))
+        mean, std = inception_score(probs.double(), splits=splits)
+        return MetricResult({"audio_is": mean, "audio_is_std": std}, protocol(ctx, len(samples), splits=splits))
+
+
+class DigitAccuracy:
+    name = "digit_accuracy"
+    version = "1"
+    modalities = ("audio",)
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        samples, _, probs = generated(model, ctx)
+        if samples.labels is None:
+            raise UsageError("digit_accuracy needs a conditional model (one that takes --set label=...); drop it from --metrics")
+        hits = probs.argmax(dim=1) == samples.labels.cpu()
+        return MetricResult({"digit_accuracy": hits.float().mean().item()}, protocol(ctx, len(samples), labels="i % num_classes for clip i"))
+
+
+AUDIO_FD = AudioFD()
+AUDIO_IS = AudioIS()
+DIGIT_ACCURACY = DigitAccuracy()

@@ -1,0 +1,181 @@
+"""WaveNet (van den Oord et al. 2016) over 8-bit mu-law samples, with cached ("fast") generation.
+
+Stacks of gated, dilated causal convolutions (kernel 2, dilations 1, 2, ..., 128, twice) predict a
+256-way distribution for every next sample; with `conditional`, a digit embedding added inside every
+gate makes the model say the digit asked for (global conditioning). Training is teacher-forced on
+whole clips (or random windows of them). Generation keeps, for every layer, a queue of its last
+`dilation` inputs (Paine et al. 2016, "Fast Wavenet"): a new sample costs one step per layer,
+reusing the queued activations, instead of a pass over the whole receptive field.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator
+
+import torch
+import torch.nn.functional as F
+import torchaudio.functional as AF
+from torch import Tensor, nn
+
+from zoo.contract import Family, StepContext
+from zoo.errors import UsageError
+from zoo.samples import AudioSamples
+from zoo_audio.conditioning import requested_labels
+
+
+def mu_law_encode(waves: Tensor, levels: int) -> Tensor:
+    """Waves in [-1, 1] -> int64 classes 0..levels-1 (silence is levels // 2)."""
+    return AF.mu_law_encoding(waves.clamp(-1, 1), levels)
+
+
+def mu_law_decode(classes: Tensor, levels: int) -> Tensor:
+    return AF.mu_law_decoding(classes, levels)
+
+
+@contextlib.contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """Cached generation is hundreds of tiny ops per sample: on a CPU, handing each to a second
+    thread costs more than it saves (and far more when the cores are busy)."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class WaveNetConfig:
+    channels: int = 32  # residual channels
+    skip_channels: int = 64
+    layers: int = 8  # per stack: dilations 1, 2, ..., 2**(layers-1)
+    stacks: int = 2
+    quantization: int = 256  # mu-law levels (8 bits)
+    conditional: bool = True  # a digit embedding inside every gate: sample(label=k)
+    # Samples predicted per clip and step. Shorter than the clip: a random crop, cheaper, but crops rarely hold
+    # a clip's first samples, which generation starts from (from silence), so the model learns to stay silent.
+    window: int = 8192
+
+
+class WaveNet(Family):
+    Config = WaveNetConfig
+    modality = "audio"
+    tiny: ClassVar[dict[str, Any]] = {
+        "model.channels": 4, "model.skip_channels": 4, "model.layers": 3, "model.stacks": 1, "model.window": 64,
+        "data.batch_size": 4, "data.clip_samples": 1024,
+    }
+
+    def __init__(self, config: WaveNetConfig, info: dict[str, Any]) -> None:
+        super().__init__(config, info)
+        if min(config.channels, config.skip_channels, config.layers, config.stacks, config.window) <= 0 or config.quantization < 2:
+            raise UsageError("model.channels, skip_channels, layers, stacks and window must be positive, and quantization >= 2")
+        self.num_classes = info["num_classes"] if config.conditional else 0
+        self.dilations = [2**i for _ in range(config.stacks) for i in range(config.layers)]
+        self.receptive_field = sum(self.dilations) + 1  # inputs that the newest prediction sees
+        self.silence = config.quantization // 2
+        C, S = config.channels, config.skip_channels
+        self.embed = nn.Embedding(config.quantization, C)
+        self.convs = nn.ModuleList(nn.Conv1d(C, 2 * C, 2, dilation=d) for d in self.dilations)  # taps at t-d and t
+        self.outs = nn.ModuleList(nn.Conv1d(C, C + S, 1) for _ in self.dilations)  # residual and skip, in one 1×1 conv
+        self.cond = nn.Embedding(self.num_classes, 2 * C * len(self.dilations)) if self.num_classes else None
+        self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(S, S, 1), nn.ReLU(), nn.Conv1d(S, config.quantization, 1))
+
+    def conditioning(self, y: Tensor | None, n: int) -> list[Tensor | None]:
+        """Per layer, the N×2C gate bias of the digit (None when unconditional)."""
+        if self.cond is None:
+            return [None] * len(self.dilations)
+        return list(self.cond(y).view(n, len(self.dilations), -1).unbind(1))
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Teacher forcing: N×T input classes -> N×Q×T logits of the sample after each input."""
+        C = self.config.channels
+        h = self.embed(x).transpose(1, 2)  # N×C×T
+        skips = 0
+        for conv, out, d, c in zip(self.convs, self.outs, self.dilations, self.conditioning(y, len(x))):
+            gates = conv(F.pad(h, (d, 0)))  # N×2C×T, causal: zero history before the clip
+            if c is not None:
+                gates = gates + c[:, :, None]
+            filt, gate = gates.chunk(2, dim=1)
+            res, skip = out(torch.tanh(filt) * torch.sigmoid(gate)).split([C, self.config.skip_channels], dim=1)
+            h, skips = h + res, skips + skip
+        return self.head(skips)
+
+    def inputs_and_targets(self, waves: Tensor) -> tuple[Tensor, Tensor]:
+        """Each clip's classes as targets, and the same shifted right behind a silence as inputs (N×T each)."""
+        q = mu_law_encode(waves, self.config.quantization)
+        return F.pad(q, (1, 0), value=self.silence)[:, :-1], q
+
+    def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
+        inputs, targets = self.inputs_and_targets(batch["x"])  # N×T
+        n, t = targets.shape
+        w = min(self.config.window, t)
+        idx = torch.randint(0, t - w + 1, (n, 1), device=targets.device) + torch.arange(w, device=targets.device)  # N×w
+        logits = self(inputs.gather(1, idx), batch.get("y"))  # N×Q×w
+        loss = F.cross_entropy(logits, targets.gather(1, idx))
+        ctx.update("model", loss)
+        return {"loss": loss.detach(), "bits_per_sample": loss.detach() / math.log(2)}
+
+    @torch.no_grad()
+    def evaluate(self, ctx: Any) -> dict[str, float]:
+        """Test negative log-likelihood, in bits per 8-bit sample (teacher-forced, first 64 test clips)."""
+        total, count = 0.0, 0
+        for batch in ctx.batches(ctx.split(self), limit=64, batch_size=16):
+            inputs, targets = self.inputs_and_targets(batch["x"])
+            total += F.cross_entropy(self(inputs, batch.get("y")), targets, reduction="sum").item()
+            count += targets.numel()
+        return {"test_bits_per_sample": total / count / math.log(2)}
+
+    @torch.no_grad()
+    def generate(self, n: int, length: int, y: Tensor | None = None, generator: torch.Generator | None = None, cached: bool = True) -> Tensor:
+        """N×length classes, one sample at a time. `cached=False` recomputes the receptive field every
+        step (same numbers, far slower): the reference that the cache is checked and timed against."""
+        device = self.embed.weight.device
+        inputs = torch.full((n, length + 1), self.silence, device=device)  # inputs[:, t] produced sample t-1
+        with one_thread(device) if cached else contextlib.nullcontext():
+            step = self.stepper(n, y) if cached else None
+            for t in range(length):
+                if step is not None:
+                    logits = step(inputs[:, t])
+                else:
+                    logits = self(inputs[:, max(0, t + 1 - self.receptive_field) : t + 1], y)[:, :, -1]
+                u = torch.rand(n, 1, device=device, generator=generator)
+                cdf = logits.float().softmax(dim=1).cumsum(dim=1)
+                inputs[:, t + 1] = torch.searchsorted(cdf, u).clamp_(max=self.config.quantization - 1).squeeze(1)
+        return inputs[:, 1:]
+
+    def stepper(self, n: int, y: Tensor | None) -> Any:
+        """A function from this step's N input classes to N×Q logits, keeping each layer's queue of inputs."""
+        C, device = self.config.channels, self.embed.weight.device
+        queues = [deque(torch.zeros(n, C, device=device) for _ in range(d)) for d in self.dilations]  # inputs at t-d..t-1
+        layers = []
+        for conv, out, c in zip(self.convs, self.outs, self.conditioning(y, n)):
+            w_gate = torch.cat([conv.weight[:, :, 0], conv.weight[:, :, 1]], dim=1).T  # 2C×2C: [past; now] -> gates
+            b_gate = conv.bias.expand(n, -1) if c is None else conv.bias + c  # N×2C, the digit folded in
+            layers.append((w_gate, b_gate.contiguous(), out.weight[:, :, 0].T, out.bias))
+        head = [m for m in self.head if isinstance(m, nn.Conv1d)]
+
+        def step(x: Tensor) -> Tensor:
+            h = self.embed(x)  # N×C
+            skips = None
+            for queue, (w_gate, b_gate, w_out, b_out) in zip(queues, layers):
+                past = queue.popleft()
+                queue.append(h)
+                filt, gate = torch.addmm(b_gate, torch.cat([past, h], dim=1), w_gate).chunk(2, dim=1)
+                mixed = torch.addmm(b_out, torch.tanh(filt) * torch.sigmoid(gate), w_out)  # N×(C+S)
+                h = h + mixed[:, :C]
+                skips = mixed[:, C:] if skips is None else skips + mixed[:, C:]
+            hidden = F.linear(torch.relu(skips), head[0].weight[:, :, 0], head[0].bias)
+            return F.linear(torch.relu(hidden), head[1].weight[:, :, 0], head[1].bias)
+
+        return step
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
+        labels = requested_labels(n, label, self.num_classes, "wavenet-digits", self.device)
+        classes = self.generate(n, self.info["clip_samples"], labels, generator)
+        waves = mu_law_decode(classes, self.config.quantization)
+        return AudioSamples(waves, self.info["sample_rate"], labels, meta={"label": label} if label is not None else {})

@@ -1,0 +1,182 @@
+"""Audio: the FSDD dataset, SpecGAN / WaveGAN / WaveNet on tiny configs, audio I/O and the audio metrics."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.io import wavfile
+
+import zoo
+from zoo.errors import UsageError
+from zoo.samples import AudioSamples
+from zoo.testing import FamilyContract
+from zoo_audio.fsdd import AudioDataConfig
+
+
+@pytest.fixture(scope="module")
+def fsdd() -> dict:
+    """Both splits at the tiny presets' clip length (1024 samples)."""
+    from zoo.data import load_dataset
+
+    config = AudioDataConfig(dataset="fsdd", clip_samples=1024)
+    return {split: load_dataset(config, split) for split in ("train", "test")}
+
+
+def test_fsdd_splits(fsdd):
+    train, test = fsdd["train"], fsdd["test"]
+    assert len(train) == 2700 and len(test) == 300
+    assert test.fields["x"].shape == (300, 1024) and test.fields["x"].dtype == torch.float32
+    assert torch.bincount(test.fields["y"]).tolist() == [30] * 10
+    assert torch.bincount(train.fields["speaker"]).tolist() == [450] * 6
+    assert test.fields["x"].abs().max() <= 1
+    assert test.info == {"sample_rate": 8000, "clip_samples": 1024, "num_classes": 10, "speakers": train.info["speakers"]}
+
+
+class TestSpecGAN(FamilyContract):
+    preset = "specgan-digits"
+
+
+class TestConditionalSpecGAN(FamilyContract):
+    preset = "cspecgan-digits"
+
+    def test_label_outside_digits_is_usage_error(self, tmp_path):
+        run_dir = self.trained(tmp_path)
+        samples = zoo.sample(run_dir, 4, label=7)
+        assert samples.labels.tolist() == [7] * 4 and samples.waves.shape == (4, 1024)
+        for bad in (10, -1, "7", True):
+            with pytest.raises(UsageError, match="label must be an integer in 0..9"):
+                zoo.sample(run_dir, 2, label=bad)
+
+
+class TestWaveGAN(FamilyContract):
+    preset = "wavegan-digits"
+
+
+class TestWaveNet(FamilyContract):
+    preset = "wavenet-digits"
+
+
+def tiny_wavenet(conditional: bool = True):
+    from zoo_audio.wavenet import WaveNet, WaveNetConfig
+
+    torch.manual_seed(0)
+    config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional)
+    return WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}).eval()
+
+
+def test_unconditional_models_refuse_labels_and_conditional_check_range():
+    with pytest.raises(UsageError, match="unconditional"):
+        tiny_wavenet(conditional=False).sample(2, label=3)
+    with pytest.raises(UsageError, match="0..9"):
+        tiny_wavenet().sample(2, label=12)
+
+
+def test_mu_law_round_trip_within_quantization_error():
+    from zoo_audio.wavenet import mu_law_decode, mu_law_encode
+
+    x = torch.cat([torch.linspace(-1, 1, 10001), torch.randn(10000).clamp(-1, 1) * 0.05])
+    q = mu_law_encode(x, 256)
+    assert q.dtype == torch.int64 and q.min() >= 0 and q.max() <= 255 and mu_law_encode(torch.zeros(1), 256).item() == 128
+
+    def compand(v: torch.Tensor) -> torch.Tensor:  # mu-law's own axis, where the 256 levels are evenly spaced
+        return v.sign() * torch.log1p(255 * v.abs()) / math.log(256)
+
+    error = (compand(mu_law_decode(q, 256)) - compand(x)).abs()
+    assert error.max() <= 1 / 255 + 1e-5  # half of one level's width (2/255)
+    quiet = x.abs() < 1e-3
+    assert (mu_law_decode(q, 256) - x)[quiet].abs().max() < (1 / 256) / 10  # near silence: 10× finer than linear 8 bits
+
+
+def test_griffin_lim_inverts_a_real_clip(fsdd):
+    from zoo_audio.specgan import griffin_lim, log_magnitude
+
+    clip = fsdd["test"].fields["x"][:1]  # a spoken zero, 1024 samples
+    target = log_magnitude(clip, 128, 64)  # 1×64×16
+
+    def convergence(n_iter: int) -> float:  # ||S - S'||_F / ||S||_F on magnitudes
+        rebuilt = log_magnitude(griffin_lim(target, 128, 64, clip.shape[1], n_iter), 128, 64)
+        return ((rebuilt.exp() - target.exp()).norm() / target.exp().norm()).item()
+
+    assert convergence(32) < 0.2  # about 0.1 for this clip
+    assert convergence(32) < 0.7 * convergence(0)  # the iterations, not the magnitudes alone, do the work
+
+
+def test_cached_generation_equals_uncached():
+    model = tiny_wavenet()
+    y = torch.tensor([3, 8])
+    assert model.receptive_field == 15
+    cached = model.generate(2, 60, y, torch.Generator().manual_seed(5), cached=True)
+    uncached = model.generate(2, 60, y, torch.Generator().manual_seed(5), cached=False)
+    assert torch.equal(cached, uncached)
+    assert cached.unique().numel() > 5  # a real draw, not a constant
+
+
+def test_cached_step_logits_match_teacher_forcing():
+    model = tiny_wavenet()
+    y = torch.tensor([1, 4])
+    inputs = torch.randint(0, 256, (2, 40), generator=torch.Generator().manual_seed(0))
+    step = model.stepper(2, y)
+    stepped = torch.stack([step(inputs[:, t]) for t in range(40)], dim=2)
+    torch.testing.assert_close(stepped, model(inputs, y), rtol=1e-4, atol=1e-5)
+
+
+def test_wav_files_are_readable(tmp_path):
+    t = torch.arange(4000) / 8000
+    waves = torch.stack([0.5 * torch.sin(2 * math.pi * 440 * t), 1.5 * torch.sin(2 * math.pi * 220 * t)])  # the second clips
+    samples = AudioSamples(waves, 8000, torch.tensor([1, 2]))
+    written = samples.save(tmp_path / "clips")
+    assert [p.name for p in written] == ["00000.wav", "00001.wav", "spectrograms.png", "samples.json"]
+    for path, peak in zip(written[:2], (0.5, 1.0)):
+        rate, pcm = wavfile.read(path)
+        assert rate == 8000 and pcm.dtype == np.int16 and pcm.shape == (4000,)
+        assert abs(np.abs(pcm).max() / 32767 - peak) < 1e-3
+    rate, joined = wavfile.read(samples.save(tmp_path / "all.wav")[0])
+    assert rate == 8000 and joined.shape == (2 * (4000 + 2000),)
+    arrays = np.load(samples.save(tmp_path / "all.npz")[0])
+    assert arrays["waves"].shape == (2, 4000) and arrays["labels"].tolist() == [1, 2] and int(arrays["sample_rate"]) == 8000
+    assert samples.save(tmp_path / "grid.png")[0].stat().st_size > 0
+
+
+def test_classifier_on_a_tiny_budget_beats_chance(fsdd):
+    from zoo_audio.classifier import Recipe, accuracy, train_classifier
+
+    model = train_classifier(fsdd["train"], Recipe(epochs=1))
+    assert accuracy(model, fsdd["test"]) > 0.3  # chance is 0.1
+
+
+class RealClips(torch.nn.Module):
+    """A stand-in conditional model whose 'samples' are real test clips (their labels as requested)."""
+
+    modality = "audio"
+
+    def __init__(self, data, noise: bool = False) -> None:
+        super().__init__()
+        self.data, self.noise = data, noise
+
+    def sample(self, n: int, generator=None) -> AudioSamples:
+        x = self.data.fields["x"][:n]
+        if self.noise:
+            x = torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * 0.1
+        return AudioSamples(x, 8000, self.data.fields["y"][:n])
+
+
+def test_audio_metrics_rank_real_clips_above_noise(fsdd, tmp_path):
+    from zoo.evaluation import EvalContext
+    from zoo.presets import resolve
+    from zoo_audio import metrics
+
+    config = resolve("cspecgan-digits", {"data.clip_samples": 1024})
+    perm = torch.randperm(300, generator=torch.Generator().manual_seed(0))  # mixed digits in every chunk
+    test = type(fsdd["test"])({k: v[perm] for k, v in fsdd["test"].fields.items()}, fsdd["test"].info)
+    scores = {}
+    for name, model in (("real", RealClips(test)), ("noise", RealClips(test, noise=True))):
+        ctx = EvalContext(config, torch.device("cpu"), num_samples=200)
+        results = {m.name: m.compute(model, ctx) for m in (metrics.AUDIO_FD, metrics.AUDIO_IS, metrics.DIGIT_ACCURACY)}
+        scores[name] = {k: v for r in results.values() for k, v in r.values.items()}
+        protocol = results["audio_fd"].protocol
+        assert protocol["num_samples"] == 200 and protocol["reference_items"] == 300 and len(protocol["classifier_sha256"]) == 64
+    assert scores["real"]["digit_accuracy"] > 0.8 and scores["noise"]["digit_accuracy"] < 0.3
+    assert scores["real"]["audio_is"] > 3 * scores["noise"]["audio_is"]
+    assert scores["real"]["audio_fd"] < scores["noise"]["audio_fd"] / 3
