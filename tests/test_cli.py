@@ -170,3 +170,11 @@ def test_config_from_a_newer_version(run_dir, tmp_path):
 
 def test_resume_needs_more_steps(run_dir):
     assert_user_error(invoke("train", "--resume", run_dir, "--quiet"), 2, "already trained 3 steps")
+
+
+def test_override_values_are_yaml_scalars_including_bare_exponents():
+    from zoo.config import parse_override
+
+    assert parse_override("train.lr=1e-4") == ("train.lr", 1e-4)
+    assert parse_override("train.betas=[0.5, 0.9]") == ("train.betas", [0.5, 0.9])
+    assert parse_override("model.conditional=true") == ("model.conditional", True)
