@@ -222,3 +222,15 @@ def test_check_fails_naming_the_metric(tmp_path, tiny_plugin) -> None:
     assert summary["protocol"]["fid"]["num_generated"] == 200 and math.isfinite(summary["eval"]["fid"])
     result = run_cli("evaluate", str(run.path), "--check", "--metrics", "precision_recall", "--device", "cpu")
     assert result.exit_code == 1 and "fid was not computed" in result.output, result.output
+
+
+def test_feature_network_trains_inside_an_evaluation():
+    """The first evaluation of a fresh machine trains the feature network under evaluation's no_grad."""
+    import torch
+
+    from zoo.metrics.features import Recipe, train_feature_net
+
+    images, labels = torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,))
+    with torch.no_grad():
+        net = train_feature_net(images, labels, Recipe(max_steps=2, batch_size=64))
+    assert all(torch.isfinite(p).all() for p in net.parameters())

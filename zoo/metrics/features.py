@@ -88,6 +88,7 @@ def data_checksum(images: Tensor, labels: Tensor) -> str:
     return h.hexdigest()
 
 
+@torch.enable_grad()  # evaluation runs under no_grad; the first evaluation trains this network
 def train_feature_net(images: Tensor, labels: Tensor, recipe: Recipe = Recipe()) -> FeatureNet:
     """Train a FeatureNet on uint8 N×C×S×S images, on the CPU, deterministically for a recipe."""
     n, channels, size = images.shape[0], images.shape[1], images.shape[-1]
