@@ -17,15 +17,14 @@ from typing import Any, ClassVar, Literal
 import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
-from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm
+from torch import Tensor
 
 from zoo.contract import Family
 from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
 from zoo_audio.conditioning import requested_labels
-from zoo_gan.dcgan import dcgan_init
+from zoo_gan.dcgan import Discriminator, Generator
 from zoo_gan.family import GANConfig, GANFamily
 
 LOG_FLOOR = 1e-3  # log(|S| + floor): about the recordings' noise floor, so silence is one flat value
@@ -58,65 +57,6 @@ def num_doublings(bins: int, frames: int) -> int:
     return ups
 
 
-def norm_layer(kind: str) -> Any:
-    return spectral_norm if kind == "spectral" else (lambda m: m)
-
-
-class Generator(nn.Module):
-    """z (+ label embedding) -> base via one transposed conv, then stride-2 transposed convs to F×frames."""
-
-    def __init__(self, nz: int, ngf: int, bins: int, frames: int, num_classes: int = 0) -> None:
-        super().__init__()
-        ups = num_doublings(bins, frames)
-        width = ngf * 2 ** (ups - 1)
-        self.embed = nn.Embedding(num_classes, nz) if num_classes else None
-        layers: list[nn.Module] = [
-            nn.ConvTranspose2d(nz * (2 if num_classes else 1), width, (bins >> ups, frames >> ups), 1, 0, bias=False),  # N×width×base
-            nn.BatchNorm2d(width),
-            nn.ReLU(True),
-        ]
-        for _ in range(ups - 1):  # each: N×w×h×t -> N×(w/2)×2h×2t
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
-            width //= 2
-        layers += [nn.ConvTranspose2d(width, 1, 4, 2, 1, bias=False), nn.Tanh()]  # N×1×F×frames in [-1, 1]
-        self.net = nn.Sequential(*layers)
-        self.apply(dcgan_init)
-
-    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        # z: N×nz -> N×1×F×frames
-        if self.embed is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)
-        return self.net(z[:, :, None, None])
-
-
-class Discriminator(nn.Module):
-    """Mirror of the generator; one logit per spectrogram, plus a projection term when conditional."""
-
-    def __init__(self, ndf: int, bins: int, frames: int, num_classes: int = 0, norm: str = "batch") -> None:
-        super().__init__()
-        ups = num_doublings(bins, frames)
-        wrap = norm_layer(norm)
-        layers: list[nn.Module] = [wrap(nn.Conv2d(1, ndf, 4, 2, 1, bias=norm != "batch")), nn.LeakyReLU(0.2, True)]
-        width = ndf
-        for _ in range(ups - 1):  # each halves both sides and doubles the width
-            layers.append(wrap(nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm != "batch")))
-            if norm == "batch":
-                layers.append(nn.BatchNorm2d(width * 2))
-            layers.append(nn.LeakyReLU(0.2, True))
-            width *= 2
-        self.features = nn.Sequential(*layers)  # N×width×base
-        self.head = wrap(nn.Conv2d(width, 1, (bins >> ups, frames >> ups)))  # N×1×1×1
-        self.embed = wrap(nn.Embedding(num_classes, width)) if num_classes else None
-        self.apply(dcgan_init)
-
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        h = self.features(x)
-        logit = self.head(h).flatten()  # N
-        if self.embed is not None:
-            logit = logit + (self.embed(y) * h.sum(dim=(2, 3))).sum(dim=1)
-        return logit
-
-
 @dataclass
 class SpecGANConfig(GANConfig):
     arch: Literal["specgan"] = "specgan"
@@ -137,8 +77,10 @@ class SpecGANFamily(GANFamily):
         self.num_classes = info["num_classes"] if config.conditional else 0
         bins, frames = self.shape(config, info["clip_samples"])
         norm = "none" if config.loss == "wgan-gp" else ("spectral" if config.spectral_norm else "batch")
-        self.G = Generator(config.nz, config.ngf, bins, frames, self.num_classes)
-        self.D = Discriminator(config.ndf, bins, frames, self.num_classes, norm)
+        ups = num_doublings(bins, frames)
+        base = (bins >> ups, frames >> ups)
+        self.G = Generator(config.nz, config.ngf, 1, (bins, frames), self.num_classes, base)  # N×1×bins×frames
+        self.D = Discriminator(config.ndf, 1, (bins, frames), self.num_classes, norm, base)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if config.ema_decay else None
         # Per-bin statistics of the training log-magnitudes (F×1), from `setup`; they live in the run's info.
         self.register_buffer("spec_mean", torch.tensor(info["spec_mean"]).unsqueeze(1), persistent=False)

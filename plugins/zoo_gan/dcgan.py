@@ -20,14 +20,22 @@ def num_doublings(image_size: int) -> int:
     return int(math.log2(image_size)) - 2
 
 
+def stack_shape(image_size: int | tuple[int, int], base: tuple[int, int]) -> int:
+    """Stride-2 layers between the base and the output; a square int size must be 32 or 64,
+    a (height, width) size (SpecGAN's spectrograms) is `base` doubled that many times."""
+    if isinstance(image_size, int):
+        return num_doublings(image_size)
+    return int(math.log2(image_size[0] // base[0]))
+
+
 class Generator(nn.Module):
-    def __init__(self, nz: int, ngf: int, channels: int, image_size: int, num_classes: int = 0) -> None:
+    def __init__(self, nz: int, ngf: int, channels: int, image_size: int | tuple[int, int], num_classes: int = 0, base: tuple[int, int] = (4, 4)) -> None:
         super().__init__()
-        ups = num_doublings(image_size)
+        ups = stack_shape(image_size, base)
         width = ngf * 2 ** (ups - 1)
         self.embed = nn.Embedding(num_classes, nz) if num_classes else None
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(nz * (2 if num_classes else 1), width, 4, 1, 0, bias=False),  # N×width×4×4
+            nn.ConvTranspose2d(nz * (2 if num_classes else 1), width, base, 1, 0, bias=False),  # N×width×base
             nn.BatchNorm2d(width),
             nn.ReLU(True),
         ]
@@ -48,9 +56,9 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Mirror of the generator; returns one logit per image. `norm` is batch, layer-free ("none") or spectral."""
 
-    def __init__(self, ndf: int, channels: int, image_size: int, num_classes: int = 0, norm: str = "batch") -> None:
+    def __init__(self, ndf: int, channels: int, image_size: int | tuple[int, int], num_classes: int = 0, norm: str = "batch", base: tuple[int, int] = (4, 4)) -> None:
         super().__init__()
-        ups = num_doublings(image_size)
+        ups = stack_shape(image_size, base)
         wrap = spectral_norm if norm == "spectral" else (lambda m: m)
         layers: list[nn.Module] = [wrap(nn.Conv2d(channels, ndf, 4, 2, 1, bias=norm != "batch")), nn.LeakyReLU(0.2, True)]  # N×ndf×S/2
         width = ndf
@@ -61,7 +69,7 @@ class Discriminator(nn.Module):
             layers.append(nn.LeakyReLU(0.2, True))
             width *= 2
         self.features = nn.Sequential(*layers)  # N×width×4×4
-        self.head = wrap(nn.Conv2d(width, 1, 4, 1, 0))  # N×1×1×1
+        self.head = wrap(nn.Conv2d(width, 1, base, 1, 0))  # N×1×1×1
         self.embed = wrap(nn.Embedding(num_classes, width)) if num_classes else None
         self.apply(dcgan_init)
 
