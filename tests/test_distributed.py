@@ -53,3 +53,15 @@ def test_distributed_checkpoint_resumes_in_one_process(tmp_path):
     launch("gan-mnist-quick", tmp_path / "gan", 3, 2)
     zoo.train(resume=tmp_path / "gan", steps=5, device="cpu", quiet=True)
     assert json.loads((tmp_path / "gan" / "summary.json").read_text())["step"] == 5
+
+
+def test_sync_batchnorm_off_cuda_is_a_usage_error():
+    import pytest
+    from torch import nn
+
+    from zoo.distributed import World
+    from zoo.errors import UsageError
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
+    with pytest.raises(UsageError, match="sync_batchnorm needs CUDA"):
+        World(rank=0, size=2).prepare(model, torch.device("cpu"), sync_batchnorm=True)

@@ -103,6 +103,7 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
             run.info = family.setup(config.model, raw_train, run.assets if main else Path(scratch))
     if main:
         run.save_config()
+    dist.world().barrier()  # the other ranks read the assets (a tokenizer) rank 0 just wrote
     model = dev.optimize_model(build(run, device), device, compile)
     data = model.prepare(raw_train).to(device)
     ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)

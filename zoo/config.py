@@ -49,6 +49,8 @@ class TrainConfig:
     eval_every: int = 0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
+    sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
+    find_unused_parameters: bool = False  # under torchrun: set when a step's loss leaves some parameters unused
     num_preview: int = 64  # samples in each periodic preview grid
 
 
@@ -60,6 +62,7 @@ class EvalConfig:
     num_samples: int = 2000
     seed: int = 0
     anchors: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)  # `zoo bench --time-to-quality` target (zoo/bench.py)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -29,14 +29,21 @@ class StepContext:
     trainer's business, never the family's.
     """
 
-    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], device: torch.device, precision: str, grad_clip: float | None) -> None:
+    def __init__(
+        self,
+        optimizers: dict[str, torch.optim.Optimizer],
+        device: torch.device,
+        precision: str,
+        grad_clip: float | None,
+        gates: dict[str, nn.Module] | None = None,
+    ) -> None:
         self.optimizers = optimizers
         self.device = device
         self.precision = precision
         self.grad_clip = grad_clip
         self.scalers = {name: dev.grad_scaler(device, precision) for name in optimizers}
         self.step = 0
-        self.grad_hooks: list[Any] = []  # callables(optimizer) run between backward and step (DDP all-reduce)
+        self.gates = gates or {}  # per optimizer, under torchrun: DistributedDataParallel arming the all-reduce
 
     def autocast(self) -> Any:
         return dev.autocast(self.device, self.precision)
@@ -45,10 +52,10 @@ class StepContext:
         """One optimizer step of `optimizers[name]` on `loss`."""
         optimizer, scaler = self.optimizers[name], self.scalers[name]
         optimizer.zero_grad(set_to_none=True)
+        if name in self.gates:
+            loss = self.gates[name](loss)
         with torch.autocast(self.device.type, enabled=False):
             scaler.scale(loss).backward()
-        for hook in self.grad_hooks:
-            hook(optimizer)
         if self.grad_clip:
             scaler.unscale_(optimizer)
             params = [p for group in optimizer.param_groups for p in group["params"]]
@@ -96,6 +103,11 @@ class Family(nn.Module):
     def evaluate(self, ctx: "EvalContext") -> dict[str, float]:
         """Family-specific metrics (test ELBO, validation loss). The shared metric suite runs beside these."""
         return {}
+
+    def throughput_unit(self) -> tuple[str, float]:
+        """The unit training throughput is quoted in and how much of it one batch item holds: text
+        families say ("tokens", sequence length), audio ones ("audio_s", seconds per clip)."""
+        return ("images" if self.modality == "image" else "items"), 1.0
 
     def save_assets(self, folder: Path) -> None:
         """Write files a checkpoint folder needs beyond the weights (text: a Hugging Face model folder)."""

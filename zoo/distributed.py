@@ -1,21 +1,37 @@
-"""Data parallelism through torchrun: the process group comes from the environment torchrun sets.
+"""Data parallelism through torchrun and PyTorch's DistributedDataParallel.
 
-Each rank computes its share of every global batch; gradients are averaged across ranks in one
-flattened all-reduce per optimizer step (what DistributedDataParallel does, minus the overlap), so
-any family's manual-optimisation `train_step` works unchanged. Rank 0 alone writes the run.
+The process group comes from the environment torchrun sets (NCCL on CUDA, gloo on CPU). Families
+step their optimizers by hand (a GAN has two), so each optimizer's parameters get their own
+DistributedDataParallel wrapper, and `StepContext.update` passes each loss through that wrapper
+before its backward: DDP's forward bookkeeping arms its bucketed, overlapped gradient all-reduce for
+exactly that backward (the same move Lightning makes for manual optimisation), whatever modules
+produced the loss. Rank 0 alone writes the run.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import torch
 import torch.distributed as torch_dist
-from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from zoo.errors import UsageError
+
+
+class LossGate(nn.Module):
+    """Holds one optimizer's parameters for DistributedDataParallel; its forward returns the loss
+    unchanged. Calling the DDP wrapper on a loss finds which of the parameters produced it and makes
+    the next backward average their gradients across ranks."""
+
+    def __init__(self, params: list[nn.Parameter]) -> None:
+        super().__init__()
+        self.params = nn.ParameterList(params)
+
+    def forward(self, loss: Tensor) -> Tensor:
+        return loss
 
 
 @dataclass(frozen=True)
@@ -33,16 +49,35 @@ class World:
             raise UsageError(f"data.batch_size={batch_size} does not split evenly over {self.size} processes")
         return batch_size // self.size
 
-    def shard(self, idx: torch.Tensor) -> torch.Tensor:
+    def shard(self, idx: Tensor) -> Tensor:
         return idx if self.size == 1 else idx[self.rank :: self.size]
 
-    def attach(self, model: torch.nn.Module, ctx: Any) -> None:
-        """Start every rank from rank 0's weights and average gradients before each optimizer step."""
+    def prepare(self, model: nn.Module, device: torch.device, sync_batchnorm: bool) -> None:
+        """Start every rank from rank 0's buffers; optionally compute BatchNorm statistics over the
+        global batch (SyncBatchNorm, GPUs only). DDP's constructors broadcast the parameters."""
         if self.size == 1:
             return
-        for tensor in list(model.parameters()) + list(model.buffers()):
-            torch_dist.broadcast(tensor.data, src=0)
-        ctx.grad_hooks.append(average_gradients)
+        if sync_batchnorm:
+            if device.type != "cuda":
+                raise UsageError("train.sync_batchnorm needs CUDA devices: PyTorch's SyncBatchNorm does not run on "
+                                 f"{device.type}; drop it (each process then keeps its own BatchNorm statistics)")
+            for name, child in list(model.named_children()):
+                setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+        for buffer in model.buffers():
+            torch_dist.broadcast(buffer.data, src=0)
+
+    def gates(self, param_groups: dict[str, list[nn.Parameter]], device: torch.device, find_unused: bool) -> dict[str, nn.Module]:
+        """One DistributedDataParallel wrapper per optimizer (none in a single process). `find_unused`
+        is DDP's find_unused_parameters: needed when a step leaves some of an optimizer's parameters
+        out of its loss; it costs a graph traversal per step, so it is off unless the config asks."""
+        if self.size == 1:
+            return {}
+        ids = [device.index] if device.type == "cuda" else None
+        return {
+            name: DistributedDataParallel(LossGate(params), device_ids=ids, find_unused_parameters=find_unused)
+            for name, params in param_groups.items()
+            if params
+        }
 
     def mean(self, record: dict[str, float]) -> dict[str, float]:
         """Average logged scalars over ranks, so rank 0 logs the global figures."""
@@ -62,17 +97,6 @@ def _comm_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 
 
-def average_gradients(optimizer: torch.optim.Optimizer) -> None:
-    grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
-    if not grads:
-        return
-    flat = _flatten_dense_tensors(grads)
-    torch_dist.all_reduce(flat)
-    flat /= torch_dist.get_world_size()
-    for grad, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
-        grad.copy_(synced)
-
-
 @lru_cache(maxsize=1)
 def world() -> World:
     """This process's place in a torchrun job (rank 0 of 1 when not launched by torchrun)."""
@@ -81,5 +105,7 @@ def world() -> World:
         return World()
     if not torch_dist.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and torch_dist.is_nccl_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch_dist.init_process_group(backend)
     return World(torch_dist.get_rank(), torch_dist.get_world_size())

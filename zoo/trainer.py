@@ -79,16 +79,18 @@ class Trainer:
         if self.steps_per_epoch == 0:
             raise UsageError(f"data.batch_size={self.batch_size} is larger than the training set ({len(data)} items)")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
-        optimizers = {name: make_optimizer(params, self.cfg) for name, params in model.param_groups().items()}
+        self.world.prepare(model, device, self.cfg.sync_batchnorm)
+        groups = model.param_groups()
+        optimizers = {name: make_optimizer(params, self.cfg) for name, params in groups.items()}
         self.schedulers = {
             name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, self.cfg, self.total)) for name, opt in optimizers.items()
         }
-        self.ctx = StepContext(optimizers, device, precision, self.cfg.grad_clip)
-        self.world.attach(model, self.ctx)
+        self.ctx = StepContext(optimizers, device, precision, self.cfg.grad_clip, self.world.gates(groups, device, self.cfg.find_unused_parameters))
         self.step = 0
         self.elapsed = 0.0
         self.evaluate_fn, self.preview_fn = evaluate, preview
         self.quiet = quiet
+        self.stop_requested = False  # set by a callback (a benchmark that reached its quality target)
         self._perm: tuple[int, torch.Tensor] | None = None
 
     # ---- state -------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class Trainer:
         status = "finished"
         self.model.train()
         try:
-            while self.step < self.total:
+            while self.step < self.total and not self.stop_requested:
                 batch = self.data.batch(self.batch_indices(self.step))
                 self.ctx.step = self.step
                 with self.ctx.autocast():
@@ -171,12 +173,9 @@ class Trainer:
                     record.update(lr=self.schedulers[next(iter(self.schedulers))].get_last_lr()[0], items_per_s=items / (now - window_start))
                     self.log(record, bar, plain)
                     sums, counts, items, window_start = {}, {}, 0, time.perf_counter()
-                if self.cfg.sample_every and self.step % self.cfg.sample_every == 0 and self.preview_fn and main:
-                    self.in_eval_mode(self.preview_fn)
-                if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.evaluate_fn and main:
-                    self.log({f"eval/{k}": v for k, v in self.in_eval_mode(self.evaluate_fn).items()}, bar, plain)
-                if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 and self.step < self.total:
-                    self.save()
+                paused = time.perf_counter()
+                self.periodic(bar, plain)
+                window_start += time.perf_counter() - paused  # previews, evaluations, checkpoints are not training time
         except KeyboardInterrupt:
             status = "interrupted"
             raise
@@ -195,6 +194,16 @@ class Trainer:
         if self.preview_fn and main and not previewed:
             self.in_eval_mode(self.preview_fn)
         return summary
+
+    def periodic(self, bar: Any, plain: bool) -> None:
+        """The cadenced work after a step: preview grid, evaluation, checkpoint."""
+        main = self.world.is_main
+        if self.cfg.sample_every and self.step % self.cfg.sample_every == 0 and self.preview_fn and main:
+            self.in_eval_mode(self.preview_fn)
+        if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.evaluate_fn and main:
+            self.log({f"eval/{k}": v for k, v in self.in_eval_mode(self.evaluate_fn).items()}, bar, plain)
+        if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 and self.step < self.total:
+            self.save()
 
     def in_eval_mode(self, fn: Callable[[Family, int], Any]) -> Any:
         """Run a preview or evaluation in eval mode without touching the training RNG stream."""

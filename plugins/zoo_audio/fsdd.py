@@ -66,6 +66,11 @@ def load_fsdd(folder: Path, split: str, config: AudioDataConfig) -> TensorData:
     return TensorData({"x": waves, "y": torch.tensor(labels), "speaker": torch.tensor(speaker_ids)}, info)
 
 
+def clip_seconds(info: dict, samples: int | None = None) -> tuple[str, float]:
+    """Audio families' throughput unit: seconds of audio per training item (a clip, or a window of one)."""
+    return "audio_s", min(samples or info["clip_samples"], info["clip_samples"]) / info["sample_rate"]
+
+
 FSDD = DatasetSpec(
     name="fsdd",
     modality="audio",

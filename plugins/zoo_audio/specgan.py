@@ -24,6 +24,7 @@ from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
 from zoo_audio.conditioning import requested_labels
+from zoo_audio.fsdd import clip_seconds
 from zoo_gan.dcgan import Discriminator, Generator
 from zoo_gan.family import GANConfig, GANFamily
 
@@ -116,6 +117,9 @@ class SpecGANFamily(GANFamily):
         return TensorData({"x": (spec.unsqueeze(1) + 1) / 2, "y": data.fields["y"]}, data.info)
 
     @torch.no_grad()
+    def throughput_unit(self) -> tuple[str, float]:
+        return clip_seconds(self.info)
+
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "cspecgan-digits", self.device)
         images = super().sample(n, generator, label)  # N×1×F×frames in [0, 1], same labels as above

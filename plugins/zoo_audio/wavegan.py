@@ -22,6 +22,7 @@ from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
 from zoo_audio.conditioning import requested_labels
+from zoo_audio.fsdd import clip_seconds
 from zoo_gan.family import GANConfig, GANFamily
 
 STRIDE = 4
@@ -122,6 +123,9 @@ class WaveGANFamily(GANFamily):
         return TensorData({"x": (data.fields["x"].unsqueeze(1) + 1) / 2, "y": data.fields["y"]}, data.info)
 
     @torch.no_grad()
+    def throughput_unit(self) -> tuple[str, float]:
+        return clip_seconds(self.info)
+
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "a conditional WaveGAN (--set model.conditional=true)", self.device)
         out = super().sample(n, generator, label)  # N×1×T in [0, 1]

@@ -24,6 +24,7 @@ from zoo.contract import Family, StepContext
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
 from zoo_audio.conditioning import requested_labels
+from zoo_audio.fsdd import clip_seconds
 
 
 def mu_law_encode(waves: Tensor, levels: int) -> Tensor:
@@ -174,6 +175,9 @@ class WaveNet(Family):
         return step
 
     @torch.no_grad()
+    def throughput_unit(self) -> tuple[str, float]:
+        return clip_seconds(self.info, self.config.window)
+
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "wavenet-digits", self.device)
         classes = self.generate(n, self.info["clip_samples"], labels, generator)

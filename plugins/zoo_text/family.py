@@ -325,6 +325,9 @@ class TextFamily(Family):
         c, eos = self.config, self.tokenizer.eos_token_id if self.tokenizer is not None else None
         return gpt.gpt2_config(self.info["vocab_size"], c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, eos)
 
+    def throughput_unit(self) -> tuple[str, float]:
+        return "tokens", float(self.config.block_size)
+
     def save_assets(self, folder: Path) -> None:
         """Tokenizer files, and for the GPT a Hugging Face config.json + generation_config.json."""
         if self.tokenizer is not None:

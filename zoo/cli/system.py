@@ -32,19 +32,22 @@ def env(as_json: bool) -> None:
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+@click.option("--time-to-quality", "quality", is_flag=True, help="Also train until the preset's eval.quality target is reached.")
 @click.option("--json", "as_json", is_flag=True)
-def bench(names: tuple[str, ...], steps: int, repeats: int, device: str, precision: str, sets: tuple[str, ...], as_json: bool) -> None:
-    """Training throughput (zoo trainer vs a bare loop), sampling throughput and peak memory of presets."""
+def bench(names: tuple[str, ...], steps: int, repeats: int, device: str, precision: str, sets: tuple[str, ...], quality: bool, as_json: bool) -> None:
+    """Training throughput (zoo trainer vs a bare loop), sampling throughput, peak memory and time-to-quality of presets."""
     from zoo.bench import bench as run_bench
     from zoo.errors import UsageError
 
     if steps <= 0 or repeats <= 0:
         raise UsageError("--steps and --repeats must be positive integers")
-    rows = [run_bench(name, steps, repeats, device, precision, parse_sets(sets)) for name in names]
+    rows = [run_bench(name, steps, repeats, device, precision, parse_sets(sets), quality) for name in names]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    keys = ["preset", "device", "precision", "batch_size", "train_items_per_s", "bare_items_per_s", "zoo_vs_bare", "sample_items_per_s", "peak_memory_mb"]
+    keys = ["preset", "device", "precision", "batch_size", "unit", "train_per_s", "bare_per_s", "zoo_vs_bare", "sample_items_per_s", "peak_memory_mb"]
+    if quality:
+        keys += ["quality", "quality_value", "steps_to_quality", "train_s_to_quality", "wall_s_with_evals"]
     click.echo("| " + " | ".join(keys) + " |")
     click.echo("|" + "---|" * len(keys))
     for row in rows:

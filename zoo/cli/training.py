@@ -35,6 +35,10 @@ def train(name: str | None, steps: int | None, epochs: int | None, device: str, 
     except KeyboardInterrupt:
         target = resume or out or "RUN_DIR"
         raise click.ClickException(f"interrupted; a checkpoint was saved: continue with `zoo train --resume {target}`") from None
+    from zoo.distributed import world
+
+    if not world().is_main:
+        return
     summary = run.summary()
     click.echo(f"run {run.path}: {summary.get('status')} at step {summary.get('step')} in {summary.get('train_seconds')} s")
 
