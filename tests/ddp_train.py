@@ -1,4 +1,7 @@
-"""Entry script for the distributed tests: registers the tiny test family, then trains (under torchrun or not)."""
+"""Entry script for the distributed tests: registers the tiny test family, then trains (under torchrun or not).
+
+    ddp_train.py PRESET OUT STEPS [resume]
+"""
 import sys
 
 import zoo
@@ -7,6 +10,9 @@ from zoo.testing import TinyPlugin
 
 plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
 preset, out, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if sys.argv[4:] == ["resume"]:
+    zoo.train(resume=out, steps=steps, device="cpu", quiet=True)
+    sys.exit(0)
 overrides = {"data.batch_size": 16, "train.log_every": 1, "train.sample_every": 0}
 if preset != "tiny-mnist":
     overrides.update({"model.nz": 8, "model.ngf": 4, "model.ndf": 4})

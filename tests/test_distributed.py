@@ -15,13 +15,13 @@ from zoo.checkpoint import latest
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 
 
-def launch(preset: str, out: Path, steps: int, procs: int) -> subprocess.CompletedProcess:
+def launch(preset: str, out: Path, steps: int, procs: int, *extra: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if procs == 1:
         cmd = [sys.executable, str(SCRIPT)]
     else:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(SCRIPT)]
-    result = subprocess.run(cmd + [preset, str(out), str(steps)], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cmd + [preset, str(out), str(steps), *extra], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -53,6 +53,16 @@ def test_distributed_checkpoint_resumes_in_one_process(tmp_path):
     launch("gan-mnist-quick", tmp_path / "gan", 3, 2)
     zoo.train(resume=tmp_path / "gan", steps=5, device="cpu", quiet=True)
     assert json.loads((tmp_path / "gan" / "summary.json").read_text())["step"] == 5
+
+
+def test_single_process_checkpoint_continues_under_torchrun(tmp_path):
+    launch("tiny-mnist", tmp_path / "straight", 6, 1)
+    launch("tiny-mnist", tmp_path / "switch", 3, 1)
+    launch("tiny-mnist", tmp_path / "switch", 6, 2, "resume")
+    a = load_file(latest(tmp_path / "straight") / "model.safetensors")
+    b = load_file(latest(tmp_path / "switch") / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
 def test_sync_batchnorm_off_cuda_is_a_usage_error():
