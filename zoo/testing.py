@@ -77,6 +77,14 @@ class TinyPlugin:
         })
 
 
+def dataset_installed(name: str) -> bool:
+    """Whether dataset `name` is found locally (tests never download; missing optional data skips)."""
+    from zoo.data.spec import find_folder
+    from zoo.registry import get_catalog
+
+    return find_folder(get_catalog().get("datasets", name).load()) is not None
+
+
 class FamilyContract:
     """Reusable contract tests. Subclasses set `preset`; the family's `tiny` overrides shrink it to seconds."""
 
@@ -92,8 +100,14 @@ class FamilyContract:
         return {**base, **getattr(family, "tiny", {}), **self.extra_overrides}
 
     def trained(self, tmp_path: Path) -> Path:
-        import zoo
+        import pytest
 
+        import zoo
+        from zoo.registry import get_catalog
+
+        dataset = get_catalog().preset(self.preset)["data"]["dataset"]
+        if not dataset_installed(dataset):
+            pytest.skip(f"dataset {dataset} is not installed here")
         run = zoo.train(self.preset, steps=self.steps, device="cpu", out=tmp_path / "run", overrides=self.overrides(), quiet=True)
         return run.path
 
