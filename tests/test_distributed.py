@@ -75,3 +75,45 @@ def test_sync_batchnorm_off_cuda_is_a_usage_error():
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4))
     with pytest.raises(UsageError, match="sync_batchnorm needs CUDA"):
         World(rank=0, size=2).prepare(model, torch.device("cpu"), sync_batchnorm=True)
+
+
+def _quantizer_worker(rank: int, world: int, port: int, out: str) -> None:
+    import torch.distributed as torch_dist
+    from zoo_vae.vqvae import VectorQuantizer
+
+    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    z_e = torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(1))  # the global batch
+    results = {}
+    for restart_below in (0.0, 1e9):  # never restart / restart every code
+        torch.manual_seed(0)
+        vq = VectorQuantizer(6, 3, decay=0.5, restart_below=restart_below)
+        part = z_e[rank::world]
+        vq.update(part, vq(part)[1])
+        gathered = [torch.empty_like(vq.embed) for _ in range(world)]
+        torch_dist.all_gather(gathered, vq.embed)
+        results[restart_below] = gathered
+    if rank == 0:
+        torch.save(results, out)
+    torch_dist.destroy_process_group()
+
+
+def test_vq_codebook_statistics_are_shared_across_ranks(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    from zoo_vae.vqvae import VectorQuantizer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "embeds.pt"
+    mp.spawn(_quantizer_worker, args=(2, port, str(out)), nprocs=2)
+    results = torch.load(out, weights_only=True)
+    torch.manual_seed(0)
+    single = VectorQuantizer(6, 3, decay=0.5, restart_below=0.0)
+    z_e = torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(1))
+    single.update(z_e, single(z_e)[1])
+    for embed in results[0.0]:  # the EMA step on two half-batches equals one on the whole batch
+        torch.testing.assert_close(embed, single.embed, rtol=1e-5, atol=1e-6)
+    rank0, rank1 = results[1e9]  # every code restarted: both ranks took rank 0's picks
+    torch.testing.assert_close(rank0, rank1, rtol=0, atol=0)

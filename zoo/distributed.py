@@ -93,6 +93,25 @@ class World:
             torch_dist.barrier()
 
 
+def _group_size() -> int:
+    return torch_dist.get_world_size() if torch_dist.is_available() and torch_dist.is_initialized() else 1
+
+
+def all_reduce_sum(*tensors: Tensor) -> None:
+    """Sum `tensors` over the ranks in place (nothing to do in one process). For state a family updates
+    outside autograd, which DDP never sees, such as a VQ-VAE's EMA codebook statistics."""
+    if _group_size() > 1:
+        for tensor in tensors:
+            torch_dist.all_reduce(tensor)
+
+
+def broadcast_from_main(tensor: Tensor) -> Tensor:
+    """Rank 0's `tensor` on every rank (in place), so a random choice made outside autograd stays shared."""
+    if _group_size() > 1:
+        torch_dist.broadcast(tensor, src=0)
+    return tensor
+
+
 def _comm_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from zoo.distributed import all_reduce_sum, broadcast_from_main
 from zoo.errors import ZooError
 from zoo_vae.likelihood import Likelihood
 
@@ -56,6 +57,7 @@ class VectorQuantizer(nn.Module):
         codes = codes.flatten()
         counts = torch.bincount(codes, minlength=self.num_codes).float()
         sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
+        all_reduce_sum(counts, sums)  # under torchrun: the global batch's statistics, one codebook for all ranks
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
@@ -63,7 +65,7 @@ class VectorQuantizer(nn.Module):
         self.embed.copy_(self.embed_sum / smoothed[:, None])
         dead = self.cluster_size < self.restart_below
         if dead.any():
-            picks = flat[torch.randint(len(flat), (int(dead.sum()),), device=flat.device)]
+            picks = broadcast_from_main(flat[torch.randint(len(flat), (int(dead.sum()),), device=flat.device)])
             self.embed[dead] = picks
             self.embed_sum[dead] = picks
             self.cluster_size[dead] = 1.0
