@@ -237,3 +237,16 @@ def test_feature_network_trains_inside_an_evaluation():
     with torch.no_grad():
         net = train_feature_net(images, labels, Recipe(max_steps=2, batch_size=64))
     assert all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_every_preset_anchor_parses() -> None:
+    from zoo.metrics.anchors import metric_directions
+    from zoo.presets import resolve
+    from zoo.registry import get_catalog
+
+    anchored = 0
+    for name in get_catalog().presets:
+        config = resolve(name)
+        anchors = parse_anchors(config.eval.anchors, metric_directions(config.eval.metrics), name)
+        anchored += bool(anchors)
+    assert anchored >= 10

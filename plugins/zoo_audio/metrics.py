@@ -55,9 +55,12 @@ def protocol(ctx: EvalContext, n: int, **extra: Any) -> dict[str, Any]:
 
 
 class AudioFD:
+    """Fréchet distance between the digit classifier's embeddings of generated and test clips."""
+
     name = "audio_fd"
     version = "1"
     modalities = ("audio",)
+    higher_is_better = {"audio_fd": False}
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, fake, _ = generated(model, ctx)
@@ -69,9 +72,12 @@ class AudioFD:
 
 
 class AudioIS:
+    """Inception score of generated clips under the digit classifier (10 = confident and balanced)."""
+
     name = "audio_is"
     version = "1"
     modalities = ("audio",)
+    higher_is_better = {"audio_is": True}
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, _, probs = generated(model, ctx)
@@ -81,9 +87,12 @@ class AudioIS:
 
 
 class DigitAccuracy:
+    """How often the classifier hears the digit a conditional model was asked to say."""
+
     name = "digit_accuracy"
     version = "1"
     modalities = ("audio",)
+    higher_is_better = {"digit_accuracy": True}
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, _, probs = generated(model, ctx)
