@@ -23,8 +23,8 @@ from zoo.errors import UsageError
 
 class LossGate(nn.Module):
     """Holds one optimizer's parameters for DistributedDataParallel; its forward returns the loss
-    unchanged. Calling the DDP wrapper on a loss finds which of the parameters produced it and makes
-    the next backward average their gradients across ranks."""
+    unchanged. Calling the DDP wrapper on a loss makes the next backward average those parameters'
+    gradients across ranks (with find_unused_parameters, only the ones the loss depends on)."""
 
     def __init__(self, params: list[nn.Parameter]) -> None:
         super().__init__()
@@ -53,8 +53,8 @@ class World:
         return idx if self.size == 1 else idx[self.rank :: self.size]
 
     def prepare(self, model: nn.Module, device: torch.device, sync_batchnorm: bool) -> None:
-        """Start every rank from rank 0's buffers; optionally compute BatchNorm statistics over the
-        global batch (SyncBatchNorm, GPUs only). DDP's constructors broadcast the parameters."""
+        """Start every rank from rank 0's weights and buffers (frozen ones too, which no DDP wrapper
+        holds); optionally compute BatchNorm statistics over the global batch (SyncBatchNorm, GPUs only)."""
         if self.size == 1:
             return
         if sync_batchnorm:
@@ -63,8 +63,8 @@ class World:
                                  f"{device.type}; drop it (each process then keeps its own BatchNorm statistics)")
             for name, child in list(model.named_children()):
                 setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
-        for buffer in model.buffers():
-            torch_dist.broadcast(buffer.data, src=0)
+        for tensor in [*model.parameters(), *model.buffers()]:
+            torch_dist.broadcast(tensor.data, src=0)
 
     def gates(self, param_groups: dict[str, list[nn.Parameter]], device: torch.device, find_unused: bool) -> dict[str, nn.Module]:
         """One DistributedDataParallel wrapper per optimizer (none in a single process). `find_unused`

@@ -125,6 +125,11 @@ class FamilyContract:
             assert (value == again.arrays()[name]).all(), f"sampling is not reproducible for a seed ({name})"
         if isinstance(samples, ImageSamples):
             assert samples.images.ndim == 4 and 0 <= samples.images.min() and samples.images.max() <= 1
+        model = zoo.load(run_dir)
+        with torch.enable_grad():
+            direct = model.sample(2, generator=torch.Generator().manual_seed(0))
+        leaks = [k for k, v in vars(direct).items() if isinstance(v, torch.Tensor) and v.requires_grad]
+        assert not leaks, f"sample() builds an autograd graph for {leaks}: decorate it with @torch.no_grad()"
         files = samples.save(tmp_path / "out")
         assert all(f.stat().st_size > 0 for f in files)
         metrics = zoo.evaluate(run_dir, device="cpu", num_samples=16)

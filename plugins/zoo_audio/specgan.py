@@ -116,10 +116,10 @@ class SpecGANFamily(GANFamily):
         spec = torch.cat([self.normalize(log_magnitude(part, cfg.n_fft, cfg.hop)) for part in data.fields["x"].split(512)])
         return TensorData({"x": (spec.unsqueeze(1) + 1) / 2, "y": data.fields["y"]}, data.info)
 
-    @torch.no_grad()
     def throughput_unit(self) -> tuple[str, float]:
         return clip_seconds(self.info)
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "cspecgan-digits", self.device)
         images = super().sample(n, generator, label)  # N×1×F×frames in [0, 1], same labels as above

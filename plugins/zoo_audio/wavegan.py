@@ -122,10 +122,10 @@ class WaveGANFamily(GANFamily):
         """Waves as N×1×T in [0, 1]: the GAN family's step maps its inputs from [0, 1] to [-1, 1]."""
         return TensorData({"x": (data.fields["x"].unsqueeze(1) + 1) / 2, "y": data.fields["y"]}, data.info)
 
-    @torch.no_grad()
     def throughput_unit(self) -> tuple[str, float]:
         return clip_seconds(self.info)
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "a conditional WaveGAN (--set model.conditional=true)", self.device)
         out = super().sample(n, generator, label)  # N×1×T in [0, 1]

@@ -174,10 +174,10 @@ class WaveNet(Family):
 
         return step
 
-    @torch.no_grad()
     def throughput_unit(self) -> tuple[str, float]:
         return clip_seconds(self.info, self.config.window)
 
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
         labels = requested_labels(n, label, self.num_classes, "wavenet-digits", self.device)
         classes = self.generate(n, self.info["clip_samples"], labels, generator)
