@@ -70,7 +70,9 @@ def train(
             config.seed = seed
         out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
-    return _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
+    run = _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
+    dist.shutdown()
+    return run
 
 
 def _rank_device(device: str) -> str:

@@ -116,6 +116,14 @@ def _comm_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 
 
+def shutdown() -> None:
+    """End a torchrun job's process group once every rank is done (one training per process): left to
+    interpreter exit, gloo's threads can abort a process that finished its work."""
+    if world().size > 1 and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 @lru_cache(maxsize=1)
 def world() -> World:
     """This process's place in a torchrun job (rank 0 of 1 when not launched by torchrun)."""
