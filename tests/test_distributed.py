@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,10 @@ def launch(preset: str, out: Path, steps: int, procs: int, *extra: str) -> subpr
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}", str(SCRIPT)]
     result = subprocess.run(cmd + [preset, str(out), str(steps), *extra], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+    # Every rank joined gloo's threads before exit; a thread left to interpreter exit can abort a finished rank.
+    left = re.findall(r"gloo threads left: (\d+)", result.stdout)
+    if sys.platform == "linux":
+        assert left == ["0"] * procs, result.stdout
     return result
 
 

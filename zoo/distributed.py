@@ -9,6 +9,7 @@ produced the loss. Rank 0 alone writes the run.
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,10 +118,15 @@ def _comm_device() -> torch.device:
 
 
 def shutdown() -> None:
-    """End a torchrun job's process group once every rank is done (one training per process): left to
-    interpreter exit, gloo's threads can abort a process that finished its work."""
+    """End a torchrun job's process group once every rank is done (one training per process).
+
+    The group must be freed here, not at interpreter exit: a gloo worker thread that drops its last
+    finished work during finalization needs the GIL to release the work's tensors, and aborts the
+    process ("terminate called without an active exception"). Freeing the group joins those threads,
+    so the DistributedDataParallel wrappers (which hold it) are collected first."""
     if world().size > 1 and torch_dist.is_initialized():
         torch_dist.barrier()
+        gc.collect()
         torch_dist.destroy_process_group()
 
 
@@ -131,6 +137,10 @@ def world() -> World:
     if size == 1:
         return World()
     if not torch_dist.is_initialized():
+        # DistributedDataParallel imports torch._dynamo; imported after the group exists, dynamo keeps
+        # references to it that outlive destroy_process_group (see shutdown), so import it first.
+        import torch._dynamo  # noqa: F401
+
         backend = "nccl" if torch.cuda.is_available() and torch_dist.is_nccl_available() else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
