@@ -122,3 +122,15 @@ def test_vq_codebook_statistics_are_shared_across_ranks(tmp_path):
         torch.testing.assert_close(embed, single.embed, rtol=1e-5, atol=1e-6)
     rank0, rank1 = results[1e9]  # every code restarted: both ranks took rank 0's picks
     torch.testing.assert_close(rank0, rank1, rtol=0, atol=0)
+
+
+def test_training_again_after_the_group_ended_is_a_usage_error(monkeypatch):
+    import pytest
+
+    import zoo
+    from zoo import distributed
+    from zoo.errors import UsageError
+
+    monkeypatch.setattr(distributed, "world", lambda: distributed.World(rank=0, size=2))  # torchrun, group destroyed
+    with pytest.raises(UsageError, match="launch torchrun again"):
+        zoo.train("gan-mnist-quick", steps=1)

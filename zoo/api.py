@@ -54,6 +54,7 @@ def train(
     for key in ("train.steps", "train.epochs"):
         if key in flat and (not isinstance(flat[key], int) or flat[key] <= 0):
             raise UsageError(f"--{key.split('.')[1]} must be a positive integer, got {flat[key]!r}")
+    dist.check_group_open()
     torch_device = dev.resolve_device(_rank_device(device))
     precision = dev.resolve_precision(precision, torch_device)
     if resume is not None:

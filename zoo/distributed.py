@@ -130,6 +130,13 @@ def shutdown() -> None:
         torch_dist.destroy_process_group()
 
 
+def check_group_open() -> None:
+    """Under torchrun a process trains once: `shutdown` ended its process group."""
+    if world().size > 1 and not torch_dist.is_initialized():
+        raise UsageError("this torchrun process already trained a run and ended its process group; "
+                         "launch torchrun again for the next run")
+
+
 @lru_cache(maxsize=1)
 def world() -> World:
     """This process's place in a torchrun job (rank 0 of 1 when not launched by torchrun)."""
