@@ -82,11 +82,11 @@ def test_sync_batchnorm_off_cuda_is_a_usage_error():
         World(rank=0, size=2).prepare(model, torch.device("cpu"), sync_batchnorm=True)
 
 
-def _quantizer_worker(rank: int, world: int, port: int, out: str) -> None:
+def _quantizer_worker(rank: int, world: int, store: str, out: str) -> None:
     import torch.distributed as torch_dist
     from zoo_vae.vqvae import VectorQuantizer
 
-    torch_dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    torch_dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     z_e = torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(1))  # the global batch
     results = {}
     for restart_below in (0.0, 1e9):  # never restart / restart every code
@@ -103,16 +103,11 @@ def _quantizer_worker(rank: int, world: int, port: int, out: str) -> None:
 
 
 def test_vq_codebook_statistics_are_shared_across_ranks(tmp_path):
-    import socket
-
     import torch.multiprocessing as mp
     from zoo_vae.vqvae import VectorQuantizer
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     out = tmp_path / "embeds.pt"
-    mp.spawn(_quantizer_worker, args=(2, port, str(out)), nprocs=2)
+    mp.spawn(_quantizer_worker, args=(2, str(tmp_path / "store"), str(out)), nprocs=2)  # a file store: no port to race for
     results = torch.load(out, weights_only=True)
     torch.manual_seed(0)
     single = VectorQuantizer(6, 3, decay=0.5, restart_below=0.0)
