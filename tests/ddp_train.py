@@ -6,6 +6,7 @@ Prints how many gloo threads are left once training returns: they must be gone b
 """
 import os
 import sys
+from pathlib import Path
 
 import zoo
 from zoo import plugins
@@ -20,5 +21,6 @@ else:
     if preset != "tiny-mnist":
         overrides.update({"model.nz": 8, "model.ngf": 4, "model.ndf": 4})
     zoo.train(preset, steps=steps, out=out, device="cpu", overrides=overrides, quiet=True)
-threads = [open(f"/proc/self/task/{t}/comm").read() for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else []
+tasks = Path("/proc/self/task")
+threads = [(task / "comm").read_text() for task in tasks.iterdir()] if tasks.is_dir() else []
 os.write(1, f"gloo threads left: {sum('gloo' in name for name in threads)}\n".encode())  # one write: ranks share stdout
