@@ -5,15 +5,16 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from zoo import checkpoint
 from zoo import device as dev
 from zoo import distributed as dist
+from zoo.capabilities import check_conditions
 from zoo.config import SECTIONS
-from zoo.contract import Family
+from zoo.contract import Family, FamilyContext
 from zoo.errors import UsageError, ZooError
 from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
 from zoo.presets import RunConfig, resolve
@@ -78,7 +79,7 @@ def train(
 
 def _rank_device(device: str) -> str:
     """Under torchrun each rank takes its own GPU."""
-    if dist.world().size > 1 and device in ("auto", "cuda") and torch.cuda.is_available():
+    if dist.world().size > 1 and device in ("auto", "cuda") and "cuda" in dev.available():
         return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
     return device
 
@@ -107,12 +108,12 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     if main:
         run.save_config()
     dist.world().barrier()  # the other ranks read the assets (a tokenizer) rank 0 just wrote
-    model = dev.optimize_model(build(run, device), device, compile)
+    model = dev.optimize_model(build(run, device, data_dir), device, compile)
     data = model.prepare(raw_train).to(device)
     ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)
     trainer = Trainer(
         run, model, data, device, precision, quiet=quiet,
-        evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx)),
+        evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx), "ema" if config.train.ema_decay else "raw"),
         preview=lambda m, step: preview(run, m, step),
     )
     if resuming:
@@ -126,51 +127,51 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     return run
 
 
-def build(run: Run, device: torch.device | str = "cpu") -> Family:
-    """The run's model, untrained, on `device`."""
+Weights = Literal["ema", "raw"]
+
+
+def build(run: Run, device: torch.device | str = "cpu", data_dir: PathLike | None = None) -> Family:
+    """The run's model, untrained, on `device`, with its `FamilyContext` (assets, data, `--data-dir`)."""
     family = get_catalog().get("models", run.config.family).load()
-    model: Family = family(run.config.model, run.info)
-    model.assets = run.assets
-    model.data_config = run.config.data  # for families that show test data beside samples (VAE reconstructions)
+    context = FamilyContext(run.assets, run.config.data, str(data_dir) if data_dir else None)
+    model: Family = family(run.config.model, run.info, context)
     return model.to(device)
 
 
-def load(run_dir: PathLike, device: str = "cpu") -> Family:
-    """The model of a run directory, with its latest weights, in eval mode."""
+def load(run_dir: PathLike, device: str = "cpu", *, weights: Weights = "ema", data_dir: PathLike | None = None) -> Family:
+    """The model of a run directory with its latest weights, in eval mode: the trainer's EMA of them
+    when the run kept one (`train.ema_decay`) and `weights="ema"`, else the raw weights."""
+    if weights not in ("ema", "raw"):
+        raise UsageError(f"bad weights {weights!r}; choose ema or raw")
     run = Run.open(run_dir)
-    model = build(run, dev.resolve_device(device))
+    model = build(run, dev.resolve_device(device), data_dir)
     folder = checkpoint.latest(run.path)
     if folder is None:
         raise ZooError(f"{run.path} has no checkpoint yet", hint="train it first, or wait for its first checkpoint")
     checkpoint.load_weights(model, folder)
+    model.weights = "raw"
+    if weights == "ema" and checkpoint.has_ema(folder):
+        checkpoint.apply_ema(model, folder)
+        model.weights = "ema"
     model.checkpoint_step = int(folder.name.split("_")[-1])
     return model.eval()
 
 
-def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu", **conditions: Any) -> Samples:
-    """`n` samples from a run, reproducible for a seed; conditions like `label=3` go to the family."""
+def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu", weights: Weights = "ema",
+           data_dir: PathLike | None = None, **conditions: Any) -> Samples:
+    """`n` samples from a run, reproducible for a seed; conditions like `label=3` are the family's
+    declared `conditions` (`zoo info` lists them)."""
     if n <= 0:
         raise UsageError(f"-n must be a positive integer, got {n}")
-    model = load(run_dir, device)
+    model = load(run_dir, device, weights=weights, data_dir=data_dir)
+    conditions = check_conditions(model.conditions, conditions)
     dev.seed_everything(seed)
     gen = torch.Generator(model.device).manual_seed(seed)
-    _check_conditions(model, conditions)
     with torch.no_grad():
         samples = model.sample(n, generator=gen, **conditions)
-    samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, conditions=conditions)
+    shown = {k: v for k, v in conditions.items() if isinstance(v, (int, float, str, bool))}
+    samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, weights=model.weights, conditions=shown)
     return samples
-
-
-def _check_conditions(model: Family, conditions: dict[str, Any]) -> None:
-    import inspect
-
-    params = inspect.signature(model.sample).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [p for p in params if p not in ("n", "generator")]
-    for key in conditions:
-        if key not in valid:
-            raise UsageError(f"{type(model).__name__} takes no condition {key!r}; valid: {', '.join(valid) or 'none'}")
 
 
 def evaluate(
@@ -182,26 +183,29 @@ def evaluate(
     device: str = "auto",
     data_dir: PathLike | None = None,
     options: dict[str, Any] | None = None,
+    weights: Weights = "ema",
 ) -> dict[str, float]:
     """Evaluate a run's latest checkpoint; results are appended to metrics.jsonl and summary.json.
 
     `options` go to the metrics, e.g. `{"features": "inception", "features.weights": PATH}` (docs/metrics.md).
+    `weights="raw"` scores the raw weights of a run that kept an EMA; each score's protocol says which.
     """
     if num_samples is not None and num_samples <= 0:
         raise UsageError(f"--num-samples must be a positive integer, got {num_samples}")
     run = Run.open(run_dir)
-    model = load(run_dir, device)
+    model = load(run_dir, device, weights=weights, data_dir=data_dir)
     cfg = run.config.eval
     ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir, options=dict(options or {}))
     results = evaluate_model(model, ctx, metrics)
-    record_evaluation(run, model.checkpoint_step, results)
+    record_evaluation(run, model.checkpoint_step, results, model.weights)
     return flatten(results)
 
 
-def record_evaluation(run: Run, step: int, results: dict[str, MetricResult]) -> dict[str, float]:
-    """Append evaluation results with their protocols to metrics.jsonl and fold them into summary.json."""
+def record_evaluation(run: Run, step: int, results: dict[str, MetricResult], weights: str) -> dict[str, float]:
+    """Append evaluation results with their protocols (which weights were scored included) to
+    metrics.jsonl and fold them into summary.json."""
     values = flatten(results)
-    protocols = {name: r.protocol for name, r in results.items()}
+    protocols = {name: {**r.protocol, "weights": weights} for name, r in results.items()}
     run.log({"step": step, "eval": values, "protocol": protocols})
     summary = run.summary()
     run.update_summary({"eval": {**summary.get("eval", {}), **values}, "eval_step": step, "protocol": {**summary.get("protocol", {}), **protocols}})

@@ -52,6 +52,38 @@ class TrainConfig:
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     find_unused_parameters: bool = False  # under torchrun: set when a step's loss leaves some parameters unused
     num_preview: int = 64  # samples in each periodic preview grid
+    grad_accum: int = 1  # micro-batches of data.batch_size per optimizer step (one all-reduce per step)
+    ema_decay: float | None = None  # e.g. 0.999: the trainer keeps an EMA of the weights; sampling and evaluation use it
+    ema_start: int = 0  # steps before the EMA starts following the weights (it copies them until then)
+    stop_on_nan: bool = True  # a non-finite logged loss stops training with an error naming the step
+    phases: list[dict[str, Any]] = field(default_factory=list)  # [{name, steps, optimizers, lr?, schedule?}], see Phase
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "log_every", "grad_accum"):
+            if getattr(self, name) <= 0:
+                raise UsageError(f"train.{name} must be a positive integer, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise UsageError(f"train.epochs must be a positive integer, got {self.epochs}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise UsageError(f"train.ema_decay must be in (0, 1), e.g. 0.999, got {self.ema_decay}")
+
+
+@dataclass
+class Phase:
+    """A stretch of training in which only some optimizers step, with its own LR schedule.
+
+    Declared in a preset as `train.phases: [{name: autoencoder, steps: 2000, optimizers: [vqvae]},
+    {name: prior, optimizers: [prior]}]`; the last phase may omit `steps` and takes the rest of
+    `train.steps`. Unset `lr`, `schedule`, `warmup_steps` and `min_lr` come from `train`.
+    """
+
+    name: str
+    optimizers: list[str]
+    steps: int | None = None
+    lr: float | None = None
+    schedule: Literal["constant", "cosine", "linear"] | None = None
+    warmup_steps: int | None = None
+    min_lr: float | None = None
 
 
 @dataclass

@@ -61,11 +61,6 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> R
         raise ZooError(f"preset {name!r} names no data.dataset")
     data_cls = catalog.get("datasets", dataset).load().config
     train = build(TrainConfig, sections["train"], "train")
-    for field in ("steps", "log_every"):
-        if getattr(train, field) <= 0:
-            raise UsageError(f"train.{field} must be a positive integer, got {getattr(train, field)}")
-    if train.epochs is not None and train.epochs <= 0:
-        raise UsageError(f"train.epochs must be a positive integer, got {train.epochs}")
     return RunConfig(
         preset=name,
         family=family_name,

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from zoo.contract import Family, StepContext
+from zoo.contract import Family, FamilyContext, StepContext
 from zoo.hookspecs import hookimpl
 from zoo.run import Run
 from zoo.samples import ImageSamples, Samples
@@ -33,8 +33,8 @@ class TinyGaussian(Family):
     modality = "image"
     tiny: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, config: TinyConfig, info: dict[str, Any]) -> None:
-        super().__init__(config, info)
+    def __init__(self, config: TinyConfig, info: dict[str, Any], context: FamilyContext) -> None:
+        super().__init__(config, info, context)
         shape = (info["channels"], info["image_size"], info["image_size"])
         self.mean = nn.Parameter(torch.full(shape, 0.5))
         self.log_std = nn.Parameter(torch.full(shape, config.init_log_std))

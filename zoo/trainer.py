@@ -1,17 +1,23 @@
 """The one training loop every family shares.
 
 Owns: batching by index from a seeded per-epoch permutation, device placement, precision, the
-optimizers and LR schedules, logging (metrics.jsonl, plugin hooks, progress bar), periodic previews
-and evaluation, checkpoints, and exact resume. A family only supplies `train_step`.
+optimizers and their per-phase LR schedules, gradient accumulation, the weights' EMA, logging
+(metrics.jsonl, plugin hooks, progress bar), periodic previews and evaluation, checkpoints, exact
+resume and step-atomic interrupts. A family only supplies `train_step`.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
 import sys
+import threading
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 from tqdm.auto import tqdm
@@ -19,9 +25,10 @@ from tqdm.auto import tqdm
 from zoo import checkpoint
 from zoo import device as dev
 from zoo import distributed as dist
-from zoo.config import TrainConfig
+from zoo.config import Phase, TrainConfig, build
 from zoo.contract import Family, StepContext
-from zoo.errors import UsageError
+from zoo.ema import EMA
+from zoo.errors import UsageError, ZooError
 from zoo.plugins import get_plugin_manager
 from zoo.run import Run
 
@@ -42,8 +49,9 @@ def make_optimizer(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.
     return OPTIMIZERS[cfg.optimizer]([g for g in groups if g["params"]], cfg)
 
 
-def lr_factor(step: int, cfg: TrainConfig, total: int) -> float:
-    """Linear warm-up, then constant, cosine or linear decay from lr to min_lr over the run."""
+def lr_factor(step: int, cfg: Any, total: int) -> float:
+    """Linear warm-up, then constant, cosine or linear decay from lr to min_lr over `total` steps.
+    `cfg` is the TrainConfig or a Phase resolved against it (same field names)."""
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
@@ -52,6 +60,89 @@ def lr_factor(step: int, cfg: TrainConfig, total: int) -> float:
     shape = 0.5 * (1 + math.cos(math.pi * progress)) if cfg.schedule == "cosine" else 1 - progress
     floor = cfg.min_lr / cfg.lr if cfg.lr else 0.0
     return floor + (1 - floor) * shape
+
+
+@dataclass(frozen=True)
+class Span:
+    """A phase placed on the step axis: steps [start, end), its optimizers and its resolved schedule."""
+
+    name: str
+    start: int
+    end: int
+    optimizers: tuple[str, ...]
+    lr: float
+    schedule: str
+    warmup_steps: int
+    min_lr: float
+
+    def factor(self, step: int, base_lr: float) -> float:
+        """The LR multiplier at global `step` for an optimizer built with `base_lr`."""
+        return self.lr / base_lr * lr_factor(step - self.start, self, self.end - self.start) if base_lr else 0.0
+
+
+def phase_spans(cfg: TrainConfig, total: int, optimizers: list[str]) -> list[Span]:
+    """`train.phases` on the step axis (one phase, "train", with every optimizer when none are declared)."""
+    raw = cfg.phases or [{"name": "train", "optimizers": optimizers}]
+    phases = [build(Phase, dict(p) if isinstance(p, dict) else {}, f"train.phases[{i}]") for i, p in enumerate(raw)]
+    spans, start = [], 0
+    for i, phase in enumerate(phases):
+        unknown = sorted(set(phase.optimizers) - set(optimizers))
+        if unknown or not phase.optimizers:
+            raise UsageError(f"train.phases[{i}] ({phase.name}) trains {phase.optimizers}; this family's optimizers are {', '.join(optimizers)}")
+        last = i == len(phases) - 1
+        steps = phase.steps if phase.steps is not None else (total - start if last else None)
+        if steps is None or steps <= 0:
+            raise UsageError(f"train.phases[{i}] ({phase.name}) needs a positive steps (only the last phase may omit it)")
+        end = total if last and phase.steps is None else start + steps
+        if end > total:
+            raise UsageError(f"train.phases add up to {end} steps, more than the run's {total}; raise train.steps or shorten a phase")
+        pick = lambda v, d: d if v is None else v  # noqa: E731
+        spans.append(Span(phase.name, start, end, tuple(phase.optimizers), pick(phase.lr, cfg.lr), pick(phase.schedule, cfg.schedule),
+                          pick(phase.warmup_steps, cfg.warmup_steps), pick(phase.min_lr, cfg.min_lr)))
+        start = end
+    if start < total:
+        raise UsageError(f"train.phases cover {start} of the run's {total} steps; let the last phase omit steps to take the rest")
+    return spans
+
+
+class Interrupts:
+    """SIGINT/SIGTERM set a flag the loop reads at step boundaries (so a checkpoint is always a whole
+    step). A second signal waits for the save under way; a third exits at once, without saving, and
+    leaves the previous checkpoint as `latest`."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def handle(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count >= 3:
+            print(f"\n{signal.Signals(signum).name} again: exiting without saving; the previous checkpoint stays", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        if self.count == 1:
+            print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint (again twice to exit without saving)", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["Interrupts"]:
+        """Handlers for the block (main thread only; elsewhere signals keep their old behaviour)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in self.SIGNALS}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+class NonFiniteLoss(ZooError):
+    """A logged loss became NaN or infinite (`train.stop_on_nan`)."""
 
 
 class Trainer:
@@ -73,25 +164,38 @@ class Trainer:
         self.cfg: TrainConfig = run.config.train
         self.data = data
         self.batch_size = run.config.data.batch_size
+        self.accum = self.cfg.grad_accum
         self.world = dist.world()
         self.local_batch = self.world.local_batch(self.batch_size)
-        self.steps_per_epoch = len(data) // self.batch_size
+        self.step_items = self.batch_size * self.accum  # items per optimizer step, over all ranks
+        self.steps_per_epoch = len(data) // self.step_items
         if self.steps_per_epoch == 0:
-            raise UsageError(f"data.batch_size={self.batch_size} is larger than the training set ({len(data)} items)")
+            raise UsageError(f"data.batch_size={self.batch_size} × train.grad_accum={self.accum} is larger than the training set ({len(data)} items)")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
         self.world.prepare(model, device, self.cfg.sync_batchnorm)
         groups = model.param_groups()
         optimizers = {name: make_optimizer(params, self.cfg) for name, params in groups.items()}
-        self.schedulers = {
-            name: torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, self.cfg, self.total)) for name, opt in optimizers.items()
-        }
+        self.spans = phase_spans(self.cfg, self.total, list(optimizers))
+        self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, self.schedule_for(name)) for name, opt in optimizers.items()}
         self.ctx = StepContext(optimizers, device, precision, self.cfg.grad_clip, self.world.gates(groups, device, self.cfg.find_unused_parameters))
+        self.ctx.accum = self.accum
+        self.ema = EMA(model, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None
         self.step = 0
         self.elapsed = 0.0
         self.evaluate_fn, self.preview_fn = evaluate, preview
         self.quiet = quiet
         self.stop_requested = False  # set by a callback (a benchmark that reached its quality target)
         self._perm: tuple[int, torch.Tensor] | None = None
+        self._pending: dict[str, list[tuple[int, torch.Tensor]]] = {}  # (step, value) logged since the last log line
+        self._saving = False
+        self._lr = self.cfg.lr
+
+    def schedule_for(self, name: str) -> Callable[[int], float]:
+        """Optimizer `name`'s LR multiplier at a step: its phase's schedule, restarted in each phase it trains in."""
+        return lambda step: next((s.factor(step, self.cfg.lr) for s in self.spans if s.start <= step < s.end and name in s.optimizers), 1.0)
+
+    def span(self, step: int) -> Span:
+        return next(s for s in self.spans if s.start <= step < s.end)
 
     # ---- state -------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
@@ -105,8 +209,10 @@ class Trainer:
         }
 
     def restore(self, folder: Path) -> None:
-        """Continue exactly where checkpoint `folder` left off."""
+        """Continue exactly where checkpoint `folder` left off (weights, EMA, optimizers, schedules, RNG)."""
         checkpoint.load_weights(self.model, folder)
+        if self.ema is not None:
+            self.ema.load_state_dict(checkpoint.load_ema(folder, self.ema.state_dict()))
         state = checkpoint.load_state(folder)
         for name, opt in self.ctx.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
@@ -119,13 +225,18 @@ class Trainer:
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
 
     def save(self) -> None:
+        """A checkpoint of the state at this step boundary; `latest` moves only once it is complete."""
+        self.check_finite()
+        self._saving = True
         if self.world.is_main:
-            checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets)
+            ema = self.ema.state_dict() if self.ema is not None else None
+            checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets, ema=ema)
         self.world.barrier()
+        self._saving = False
 
     # ---- batching ----------------------------------------------------------------------------
     def batch_indices(self, step: int) -> torch.Tensor:
-        """This rank's share of batch `step`: a slice of epoch `step // steps_per_epoch`'s permutation.
+        """This rank's share of step `step`'s items: a slice of epoch `step // steps_per_epoch`'s permutation.
 
         The permutation depends only on (seed, epoch), so resuming needs no data-loader state.
         """
@@ -133,8 +244,43 @@ class Trainer:
         if self._perm is None or self._perm[0] != epoch:
             gen = torch.Generator().manual_seed(self.run.config.seed * 1_000_003 + epoch)
             self._perm = (epoch, torch.randperm(len(self.data), generator=gen))
-        idx = self._perm[1][offset * self.batch_size : (offset + 1) * self.batch_size]
+        idx = self._perm[1][offset * self.step_items : (offset + 1) * self.step_items]
         return self.world.shard(idx).to(self.device, non_blocking=True)
+
+    def train_one_step(self) -> None:
+        """One optimizer step: `grad_accum` micro-batches through the family's `train_step`, then the
+        schedules and the EMA. Only a completed step advances `self.step`."""
+        span = self.span(self.step)
+        self.ctx.step, self.ctx.phase, self.ctx.active = self.step, span.name, span.optimizers
+        for micro, idx in enumerate(self.batch_indices(self.step).chunk(self.accum)):
+            self.ctx.micro = micro
+            with self.ctx.autocast():
+                logs = self.model.train_step(self.data.batch(idx), self.ctx)
+            for key, value in logs.items():  # kept as tensors: no device sync until a log line
+                self._pending.setdefault(key, []).append((self.step, torch.as_tensor(value).detach().float()))
+        self._lr = self.schedulers[span.optimizers[0]].get_last_lr()[0]  # the LR this step used, for the log
+        with warnings.catch_warnings():  # schedules follow the trainer's step, even for an idle optimizer
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            for sched in self.schedulers.values():
+                sched.step()
+        if self.ema is not None:
+            self.ema.update(self.step)
+        self.step += 1
+
+    def check_finite(self) -> None:
+        """With `train.stop_on_nan`: the first non-finite value logged since the last check is an error
+        naming its step and loss (checked at log lines and before every checkpoint, one sync each)."""
+        if not self.cfg.stop_on_nan:
+            return
+        for key, pairs in self._pending.items():
+            values = torch.stack([v for _, v in pairs])
+            bad = ~torch.isfinite(values)
+            if bool(bad.any()):
+                first = int(bad.nonzero()[0, 0])
+                last = checkpoint.latest(self.run.path)
+                where = f"the last good checkpoint is {last.name}" if last else "no checkpoint was written"
+                raise NonFiniteLoss(f"{key} became {float(values[first])} at step {pairs[first][0]}; {where}",
+                                    hint="lower train.lr, set train.grad_clip, or pass --set train.stop_on_nan=false")
 
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
@@ -144,56 +290,59 @@ class Trainer:
             pm.hook.on_run_start(run=self.run)
         bar = tqdm(total=self.total, initial=self.step, desc=self.run.config.preset, dynamic_ncols=True, disable=self.quiet or not main or not sys.stderr.isatty())
         plain = main and not self.quiet and bar.disable
-        sums: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}
         window_start, items = time.perf_counter(), 0
-        status = "finished"
+        status, whole = "finished", True  # whole: the model is at a step boundary, so saving is safe
         self.model.train()
-        try:
-            while self.step < self.total and not self.stop_requested:
-                batch = self.data.batch(self.batch_indices(self.step))
-                self.ctx.step = self.step
-                with self.ctx.autocast():
-                    logs = self.model.train_step(batch, self.ctx)
-                with warnings.catch_warnings():  # schedules follow the trainer's step, even for an idle optimizer
-                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
-                    for sched in self.schedulers.values():
-                        sched.step()
-                for key, value in logs.items():  # summed as tensors: no device sync until a log line
-                    value = torch.as_tensor(value).detach().float()
-                    sums[key] = sums[key] + value if key in sums else value
-                    counts[key] = counts.get(key, 0) + 1
-                items += self.batch_size
-                self.step += 1
-                bar.update(1)
-                if self.step % self.cfg.log_every == 0 or self.step == self.total:
-                    now = time.perf_counter()
-                    self.elapsed += now - window_start
-                    record = self.world.mean({k: float(v) / counts[k] for k, v in sums.items()})
-                    record.update(lr=self.schedulers[next(iter(self.schedulers))].get_last_lr()[0], items_per_s=items / (now - window_start))
-                    self.log(record, bar, plain)
-                    sums, counts, items, window_start = {}, {}, 0, time.perf_counter()
-                paused = time.perf_counter()
-                self.periodic(bar, plain)
-                window_start += time.perf_counter() - paused  # previews, evaluations, checkpoints are not training time
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        except BaseException:
-            status = "failed"
-            raise
-        finally:
-            bar.close()
-            self.elapsed += time.perf_counter() - window_start
-            self.save()
-            summary = {"status": status, "step": self.step, "total_steps": self.total, "train_seconds": round(self.elapsed, 2)}
-            if main:
-                summary = self.run.update_summary({**summary, "last_log": (self.run.read_metrics() or [{}])[-1]})
-                pm.hook.on_run_end(run=self.run, summary=summary)
+        with Interrupts().installed() as interrupts:
+            try:
+                while self.step < self.total and not self.stop_requested:
+                    if self.world.any(interrupts.requested):
+                        status = "interrupted"
+                        break
+                    whole = False
+                    self.train_one_step()
+                    whole = True
+                    items += self.step_items
+                    bar.update(1)
+                    if self.step % self.cfg.log_every == 0 or self.step == self.total:
+                        now = time.perf_counter()
+                        self.elapsed += now - window_start
+                        self.log(self.log_record(items / (now - window_start)), bar, plain)
+                        items, window_start = 0, time.perf_counter()
+                    paused = time.perf_counter()
+                    self.periodic(bar, plain)
+                    window_start += time.perf_counter() - paused  # previews, evaluations, checkpoints are not training time
+            except BaseException as err:  # a step that raised never becomes `latest`; a failed save is not retried
+                whole = whole and not self._saving and not isinstance(err, NonFiniteLoss)
+                self.finish("interrupted" if isinstance(err, KeyboardInterrupt) else "failed", bar, window_start, save=whole)
+                raise
+            summary = self.finish(status, bar, window_start, save=True)
+        if status == "interrupted":
+            raise KeyboardInterrupt
         previewed = self.cfg.sample_every and self.step % self.cfg.sample_every == 0
         if self.preview_fn and main and not previewed:
             self.in_eval_mode(self.preview_fn)
         return summary
+
+    def finish(self, status: str, bar: Any, window_start: float, save: bool) -> dict[str, Any]:
+        """Close the run: a checkpoint when the state is a whole step, the summary, `on_run_end`."""
+        bar.close()
+        self.elapsed += time.perf_counter() - window_start
+        if save:
+            self.save()
+        summary = {"status": status, "step": self.step, "total_steps": self.total, "train_seconds": round(self.elapsed, 2)}
+        if self.world.is_main:
+            summary = self.run.update_summary({**summary, "last_log": (self.run.read_metrics() or [{}])[-1]})
+            get_plugin_manager().hook.on_run_end(run=self.run, summary=summary)
+        return summary
+
+    def log_record(self, items_per_s: float) -> dict[str, float]:
+        """The mean of each value logged since the last line (after the NaN check), averaged over ranks."""
+        self.check_finite()
+        record = self.world.mean({k: float(torch.stack([v for _, v in pairs]).mean()) for k, pairs in self._pending.items()})
+        self._pending = {}
+        record.update(lr=self._lr, items_per_s=items_per_s)
+        return record
 
     def periodic(self, bar: Any, plain: bool) -> None:
         """The cadenced work after a step: preview grid, evaluation, checkpoint."""
@@ -206,10 +355,11 @@ class Trainer:
             self.save()
 
     def in_eval_mode(self, fn: Callable[[Family, int], Any]) -> Any:
-        """Run a preview or evaluation in eval mode without touching the training RNG stream."""
+        """Run a preview or evaluation in eval mode, with the EMA weights when there are any, without
+        touching the training RNG stream."""
         self.model.eval()
         try:
-            with dev.fork_rng(self.device), torch.no_grad():
+            with dev.fork_rng(self.device), torch.no_grad(), self.ema.applied() if self.ema is not None else contextlib.nullcontext():
                 return fn(self.model, self.step)
         finally:
             self.model.train()

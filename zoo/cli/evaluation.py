@@ -21,11 +21,12 @@ from zoo.errors import UsageError, ZooError
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Metric option, e.g. features.weights=PATH (torchvision Inception-v3 weights).")
 @click.option("--check", is_flag=True, help="Exit 1, naming each metric, when the run misses its preset's eval.anchors.")
 @click.option("--device", default="auto", show_default=True)
+@click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="Score the trainer's EMA of the weights (when the run kept one) or the raw weights.")
 @click.option("--data-dir", type=click.Path(), help="Look for the dataset here first.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate(
     run_dir: str | None, real: str | None, image_size: int | None, metrics: str | None, num_samples: int | None, seed: int | None,
-    features: str | None, sets: tuple[str, ...], check: bool, device: str, data_dir: str | None, as_json: bool,
+    features: str | None, sets: tuple[str, ...], check: bool, device: str, weights: str, data_dir: str | None, as_json: bool,
 ) -> None:
     """Evaluate the latest checkpoint of RUN_DIR; results go to its metrics.jsonl and summary.json.
 
@@ -67,7 +68,7 @@ def evaluate(
             raise UsageError(f"--check: preset {config.preset!r} declares no eval.anchors, so there is nothing to check")
         directions = metric_directions(list(dict.fromkeys([*config.eval.metrics, *(names or [])])))
         anchors = parse_anchors(config.eval.anchors, directions, config.preset)
-    values = evaluate_run(run_dir, metrics=names, num_samples=num_samples, seed=seed, device=device, data_dir=data_dir, options=options)
+    values = evaluate_run(run_dir, metrics=names, num_samples=num_samples, seed=seed, device=device, data_dir=data_dir, options=options, weights=weights)  # type: ignore[arg-type]
     click.echo(json.dumps(values, indent=2) if as_json else format_values(values))
     if check:
         misses = check_anchors(anchors, values)

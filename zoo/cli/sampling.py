@@ -1,7 +1,6 @@
 """`zoo sample`."""
 from __future__ import annotations
 
-import inspect
 import sys
 
 import click
@@ -9,35 +8,34 @@ import click
 from zoo.cli.options import parse_sets
 from zoo.errors import UsageError
 
-# Modality-specific sampling options; each is passed to the family's `sample` only when given.
-EXTRA = ("mode", "prompt", "max_new_tokens", "temperature", "top_k", "top_p")
-
 
 @click.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "n", default=64, show_default=True, help="How many samples.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same samples.")
 @click.option("--out", type=click.Path(), help="NAME.png: a grid; NAME.npz: raw arrays; a folder: one file per sample (text prints when omitted).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A condition, e.g. label=7.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A condition the family declares, e.g. label=7 (`zoo info PRESET` lists them).")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--mode", help="Image models that reconstruct: sample, reconstruct or interpolate.")
-@click.option("--prompt", help="Text models: the text to continue.")
-@click.option("--max-new-tokens", type=int, help="Text models: tokens to generate.")
-@click.option("--temperature", type=float, help="Text models: softmax temperature.")
-@click.option("--top-k", type=int, help="Text models: sample among the k most likely tokens.")
-@click.option("--top-p", type=float, help="Text models: nucleus sampling mass.")
-def sample(run_dir: str, n: int, seed: int, out: str | None, sets: tuple[str, ...], device: str, **extra: object) -> None:
+@click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="The trainer's EMA of the weights (when the run kept one) or the raw weights.")
+@click.option("--data-dir", type=click.Path(), help="Where to look for the run's dataset, for modes that show data (reconstructions, inpainting).")
+@click.option("--mode", help="Shorthand for --set mode=...: e.g. sample, reconstruct or interpolate for VAEs.")
+@click.option("--prompt", help="Shorthand for --set prompt=...: text models continue this text.")
+@click.option("--max-new-tokens", type=int, help="Shorthand for --set max_new_tokens=N (text models).")
+@click.option("--temperature", type=float, help="Shorthand for --set temperature=T (text models).")
+@click.option("--top-k", type=int, help="Shorthand for --set top_k=K (text models).")
+@click.option("--top-p", type=float, help="Shorthand for --set top_p=P (text models).")
+def sample(run_dir: str, n: int, seed: int, out: str | None, sets: tuple[str, ...], device: str, weights: str, data_dir: str | None, **shorthands: object) -> None:
     """Draw samples from the run in RUN_DIR."""
     from zoo.api import load, sample as sample_run
 
-    conditions = {**parse_sets(sets), **{k: v for k, v in extra.items() if v is not None}}
+    conditions = {**parse_sets(sets), **{k: v for k, v in shorthands.items() if v is not None}}
     if out is None:
-        model = load(run_dir, device)
+        model = load(run_dir, device, weights=weights, data_dir=data_dir)  # type: ignore[arg-type]
         if model.modality != "text":
             raise UsageError("--out is required: a .png grid, an .npz file or a folder")
-        if "stream" in inspect.signature(model.sample).parameters and n == 1:
+        if n == 1 and any(c.name == "stream" for c in model.conditions):
             conditions["stream"] = lambda piece: (sys.stdout.write(piece), sys.stdout.flush())
-    samples = sample_run(run_dir, n, seed=seed, device=device, **conditions)
+    samples = sample_run(run_dir, n, seed=seed, device=device, weights=weights, data_dir=data_dir, **conditions)  # type: ignore[arg-type]
     if out is None:
         if "stream" not in conditions:
             click.echo(("\n" + "-" * 40 + "\n").join(samples.texts))

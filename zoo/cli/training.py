@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ from zoo.cli.options import parse_sets
 @click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
 @click.option("--seed", type=int, help="Seed for weights, data order and noise (default: the preset's).")
 @click.option("--out", type=click.Path(), help="Run directory to create (default runs/NAME-TIMESTAMP).")
-@click.option("--data-dir", type=click.Path(), help="Look for the dataset here first.")
+@click.option("--data-dir", type=click.Path(), help="Where to look for the preset's registered dataset first (the dataset stays the preset's).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. train.lr=1e-4 (repeatable).")
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory exactly where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
@@ -28,13 +29,17 @@ def train(name: str | None, steps: int | None, epochs: int | None, device: str, 
     """Train preset NAME (see `zoo list`), or continue a run with --resume RUN_DIR."""
     from zoo.api import train as train_run
 
-    signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's TERM saves a checkpoint, like Ctrl-C
+    signal.signal(signal.SIGTERM, _interrupt)  # before training starts, TERM stops like Ctrl-C; the trainer then takes both
     try:
         run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir,
                         overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_)
     except KeyboardInterrupt:
-        target = resume or out or "RUN_DIR"
-        raise click.ClickException(f"interrupted; a checkpoint was saved: continue with `zoo train --resume {target}`") from None
+        from zoo.checkpoint import latest
+
+        target = resume or out
+        folder = latest(Path(target)) if target and Path(target, "checkpoints").is_dir() else None
+        saved = f"checkpoint {folder.name} is saved: continue with `zoo train --resume {target}`" if folder else "no checkpoint was written yet"
+        raise click.ClickException(f"interrupted; {saved}") from None
     from zoo.distributed import world
 
     if not world().is_main:

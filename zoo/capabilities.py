@@ -1,0 +1,111 @@
+"""Capabilities: small protocols a family may implement, which metrics, the CLI and the docs test for.
+
+A family declares a capability by implementing its members; `isinstance(model, Conditional)` is the
+only test anyone makes (no `getattr(model, "num_classes", 0)` duck typing elsewhere).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from zoo.errors import UsageError
+
+
+@runtime_checkable
+class Conditional(Protocol):
+    """Class-conditional: `sample(label=k)` draws class k; `num_classes` is 0 when this instance is not."""
+
+    num_classes: int
+
+
+@runtime_checkable
+class Reconstructs(Protocol):
+    """Encodes and decodes: images N×C×H×W in [0, 1] -> their reconstructions, same shape."""
+
+    def reconstruct(self, x: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class LogLikelihood(Protocol):
+    """Scores data: the negative log-likelihood (or an upper bound) of each item of `batch`, in nats (N)."""
+
+    def nll(self, batch: dict[str, Tensor]) -> Tensor: ...
+
+
+@runtime_checkable
+class Restores(Protocol):
+    """Fills in missing pixels: `x` N×C×H×W in [0, 1], `mask` N×1×H×W with 1 where pixels are known."""
+
+    def restore(self, x: Tensor, mask: Tensor, generator: torch.Generator | None = None, **conditions: Any) -> Tensor: ...
+
+
+def num_classes(model: Any) -> int:
+    """How many classes `model` is conditioned on: 0 for unconditional models."""
+    return int(model.num_classes) if isinstance(model, Conditional) else 0
+
+
+def check_label(label: Any, classes: int, *, hint: str = "train a class-conditional preset for labels") -> int | None:
+    """The one label validation every family uses: None passes; otherwise an int in 0..classes-1."""
+    if label is None:
+        return None
+    if not classes:
+        raise UsageError(f"this model is unconditional; drop --set label=... ({hint})")
+    if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < classes:
+        raise UsageError(f"label must be an integer in 0..{classes - 1}, got {label!r}")
+    return label
+
+
+def requested_labels(n: int, label: int | None, classes: int, device: torch.device) -> Tensor | None:
+    """Labels for `n` samples: all `label`, or every class in turn (0, 1, ..., k-1, 0, ...); None when unconditional."""
+    if not classes:
+        return None
+    if label is not None:
+        return torch.full((n,), label, dtype=torch.long, device=device)
+    return torch.arange(n, device=device) % classes
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A keyword `sample()` accepts: `zoo sample --set NAME=VALUE`, shown by `zoo info`, checked by the core."""
+
+    name: str
+    type: type
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] = field(default_factory=tuple)
+
+    def check(self, value: Any) -> Any:
+        """`value` converted to this condition's type (int -> float is allowed), else a UsageError."""
+        if value is None:
+            return None
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
+            raise UsageError(f"condition {self.name}={value!r} must be {self.type.__name__}")
+        if self.choices and value not in self.choices:
+            raise UsageError(f"unknown {self.name} {value!r}; choose from {', '.join(map(str, self.choices))}")
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type.__name__, "default": self.default, "help": self.help}
+        if self.choices:
+            out["choices"] = list(self.choices)
+        return out
+
+
+LABEL = Condition("label", int, None, "class to draw (an index; every class in turn when omitted)")
+
+
+def check_conditions(declared: tuple[Condition, ...], given: dict[str, Any]) -> dict[str, Any]:
+    """Validate `given` against a family's declared conditions: unknown names and bad types are usage errors."""
+    by_name = {c.name: c for c in declared}
+    out = {}
+    for key, value in given.items():
+        if key not in by_name:
+            valid = ", ".join(by_name) or "none"
+            raise UsageError(f"unknown condition {key!r} for this model; valid: {valid}")
+        out[key] = by_name[key].check(value)
+    return out
