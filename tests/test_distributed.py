@@ -43,6 +43,15 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     assert [round(r["loss"], 4) for r in logs_one] == [round(r["loss"], 4) for r in logs_two]  # all-reduced logs
 
 
+def test_gradient_accumulation_under_torchrun_matches_one_process_with_the_whole_batch(tmp_path):
+    launch("tiny-mnist", tmp_path / "one", 4, 1)
+    launch("tiny-mnist", tmp_path / "two", 4, 2, "accum")  # 2 ranks × 2 micro-batches of 4
+    a = load_file(latest(tmp_path / "one") / "model.safetensors")
+    b = load_file(latest(tmp_path / "two") / "model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
 def test_two_process_gan_run_completes_and_only_rank_zero_writes(tmp_path):
     launch("gan-mnist-quick", tmp_path / "gan", 4, 2)
     run = tmp_path / "gan"

@@ -1,8 +1,17 @@
-from zoo.testing import FamilyContract
+"""The contract kit on the tiny family a plugin author copies from, registered by a mock plugin."""
+import pytest
+
+from zoo import plugins
+from zoo.testing import FamilyContract, TinyPlugin
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_registered():
+    plugins.reset()
+    plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
+    yield
+    plugins.reset()
 
 
 class TestTinyFamily(FamilyContract):
     preset = "tiny-mnist"
-
-    def test_train_sample_evaluate(self, tmp_path, tiny_plugin):
-        super().test_train_sample_evaluate(tmp_path)

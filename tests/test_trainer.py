@@ -185,3 +185,39 @@ def test_sigterm_anywhere_stops_at_a_step_boundary_and_resumes_exactly(tmp_path,
     assert checkpoint.latest(cut.path).name == f"step_{cut.summary()['step']:07d}"
     zoo.train(resume=cut.path, **QUIET)
     assert_same(weights(cut.path), weights(straight.path))
+
+
+def test_sigterm_at_random_moments_to_a_real_zoo_train_resumes_bit_identical(tmp_path):
+    """A scheduler's SIGTERM at random moments (steps, previews, evaluations, checkpoint writes) to a real
+    `zoo train` process: the run stops at a step boundary and `--resume` ends bit-identical to a straight run."""
+    import random
+    import subprocess
+    import sys
+    import time
+
+    sets = {"model.nz": 8, "model.ngf": 4, "model.ndf": 4, "data.batch_size": 8, "train.log_every": 1, "train.checkpoint_every": 7,
+            "train.sample_every": 5, "train.num_preview": 16, "train.eval_every": 10, "eval.metrics": ["kid"], "eval.num_samples": 32}
+    steps = 40
+    straight = zoo.train("gan-mnist-quick", steps=steps, out=tmp_path / "straight", device="cpu", quiet=True, overrides=sets)
+    args = ["gan-mnist-quick", "--steps", str(steps), "--device", "cpu", "--quiet"]
+    for key, value in sets.items():
+        args += ["--set", f"{key}={value}"]
+    rng = random.Random(0)
+    stopped_at = []
+    for trial in range(4):
+        out = tmp_path / f"cut{trial}"
+        proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", *args, "--out", str(out)], stderr=subprocess.PIPE, text=True)
+        while not (out / "metrics.jsonl").exists() and proc.poll() is None:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0, 1.5))
+        proc.send_signal(signal.SIGTERM)
+        stderr = proc.communicate(timeout=120)[1]
+        summary = Run.open(out).summary()
+        assert summary["status"] in ("interrupted", "finished"), stderr
+        stopped_at.append(summary["step"])
+        if summary["status"] == "interrupted":
+            assert "interrupted; checkpoint" in stderr and "Traceback" not in stderr, stderr
+            assert checkpoint.latest(out).name == f"step_{summary['step']:07d}"
+            zoo.train(resume=out, device="cpu", quiet=True)
+        assert_same(weights(out), weights(straight.path))
+    assert any(step < steps for step in stopped_at), f"no trial was interrupted: {stopped_at}"

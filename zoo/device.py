@@ -5,7 +5,6 @@ No other module calls `torch.cuda` or `torch.backends.mps` directly.
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 from typing import Any, Iterator, Literal
 
@@ -21,11 +20,26 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 def available() -> list[str]:
     """Device types this machine can run on, best first."""
     found = []
-    if torch.cuda.is_available():
+    if cuda_available():
         found.append("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         found.append("mps")
     return found + ["cpu"]
+
+
+def cuda_available() -> bool:
+    """Whether CUDA can be used here (torchrun then picks NCCL)."""
+    return torch.cuda.is_available()
+
+
+def set_cuda_device(index: int) -> None:
+    """Make CUDA device `index` this process's default: one GPU per torchrun rank (its LOCAL_RANK)."""
+    torch.cuda.set_device(index)
+
+
+def current_cuda_device() -> torch.device:
+    """This process's default CUDA device (what `set_cuda_device` chose): where NCCL collectives' buffers live."""
+    return torch.device("cuda", torch.cuda.current_device())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -131,12 +145,24 @@ def describe() -> dict[str, Any]:
     return {"devices": devices, "threads": torch.get_num_threads(), "versions": versions}
 
 
+@contextlib.contextmanager
+def single_thread(device: torch.device) -> Iterator[None]:
+    """A region of many tiny ops (cached autoregressive generation) on one CPU thread: handing each op
+    to a second thread costs more than it saves. No effect off the CPU; the thread count is restored."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (every device), numpy and random, so the same seed gives the same numbers."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds CUDA and MPS generators
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
 
 def rng_state() -> dict[str, Any]:

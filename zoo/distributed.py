@@ -19,6 +19,7 @@ import torch.distributed as torch_dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from zoo import device as dev
 from zoo.errors import UsageError
 
 
@@ -93,6 +94,14 @@ class World:
         if self.size > 1:
             torch_dist.barrier()
 
+    def any(self, flag: bool) -> bool:
+        """True on every rank when `flag` is true on any (a signal one rank saw stops all at the same step)."""
+        if self.size == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=_comm_device())
+        torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
+        return bool(value.item())
+
 
 def _group_size() -> int:
     return torch_dist.get_world_size() if torch_dist.is_available() and torch_dist.is_initialized() else 1
@@ -114,7 +123,7 @@ def broadcast_from_main(tensor: Tensor) -> Tensor:
 
 
 def _comm_device() -> torch.device:
-    return torch.device("cuda", torch.cuda.current_device()) if torch_dist.get_backend() == "nccl" else torch.device("cpu")
+    return dev.current_cuda_device() if torch_dist.get_backend() == "nccl" else torch.device("cpu")
 
 
 def shutdown() -> None:
@@ -148,8 +157,8 @@ def world() -> World:
         # references to it that outlive destroy_process_group (see shutdown), so import it first.
         import torch._dynamo  # noqa: F401
 
-        backend = "nccl" if torch.cuda.is_available() and torch_dist.is_nccl_available() else "gloo"
+        backend = "nccl" if dev.cuda_available() and torch_dist.is_nccl_available() else "gloo"
         if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dev.set_cuda_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch_dist.init_process_group(backend)
     return World(torch_dist.get_rank(), torch_dist.get_world_size())

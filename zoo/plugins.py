@@ -2,14 +2,20 @@
 
 Built-ins are declared in the same entry-point group as third-party plugins; loading them by module
 path as well keeps a source checkout working before `pip install -e .` has written its entry points.
+Each plugin is validated on its own before it is registered: one that cannot be imported or whose
+hooks do not match zoo/hookspecs.py is skipped with one warning line (and listed as failed by
+`zoo plugins`), so one broken plugin never takes the other plugins or any command down with it.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
+import inspect
 import os
 import warnings
 from functools import lru_cache
+from typing import Any, Callable, Iterator
 
 import pluggy
 
@@ -26,6 +32,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
 }
 ENV_ALLOW = "ZOO_LOAD_PLUGINS"  # comma-separated names of the external plugins to load; unset loads all
 VERSIONS: dict[str, str] = {}  # plugin name -> distribution version, filled while loading
+FAILED: dict[str, str] = {}  # plugin name -> why it was skipped, filled while loading
 
 
 @lru_cache(maxsize=1)
@@ -34,26 +41,104 @@ def get_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager("zoo")
     pm.add_hookspecs(hookspecs)
     allowed = _allowed_external()
+    installed: set[str] = set()
     for ep in importlib.metadata.entry_points(group="zoo"):
-        if pm.has_plugin(ep.name):
+        installed.add(ep.name)
+        if pm.has_plugin(ep.name) or ep.name in FAILED:
             continue
         if ep.name not in BUILTIN_PLUGINS and allowed is not None and ep.name not in allowed:
             continue
+        VERSIONS[ep.name] = ep.dist.version if ep.dist is not None else "?"
         try:
             module = ep.load()
         except Exception as err:  # a broken third-party plugin must not take zoo down with it
-            warnings.warn(f"zoo plugin {ep.name!r} failed to load: {type(err).__name__}: {err}", stacklevel=2)
+            _skip(ep.name, f"failed to load: {type(err).__name__}: {err}")
             continue
-        version = ep.dist.version if ep.dist is not None else "?"
-        pm.register(module, name=ep.name)
-        VERSIONS[ep.name] = version
+        _register(pm, module, ep.name, external=ep.name not in BUILTIN_PLUGINS)
     for name, path in BUILTIN_PLUGINS.items():
-        if not pm.has_plugin(name):
-            pm.register(importlib.import_module(path), name=name)
+        if not pm.has_plugin(name) and name not in FAILED:
             VERSIONS[name] = _own_version()
-    pm.check_pending()  # a misspelled hook implementation fails here, loudly
+            _register(pm, importlib.import_module(path), name, external=False)
+    external = sorted(installed - set(BUILTIN_PLUGINS))
+    for name in sorted((allowed or set()) - installed - set(BUILTIN_PLUGINS)):
+        warnings.warn(f"{ENV_ALLOW} names {name!r}, which is not installed; installed plugins: {', '.join(external) or 'none besides the built-ins'}", stacklevel=2)
     return pm
 
+
+def hook_names(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """The hooks a registered plugin implements, for `zoo plugins`."""
+    return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, name: str, *, external: bool) -> None:
+    """Register one plugin, or skip it with one warning line if its hooks do not match the specs."""
+    specs = _specs(pm)
+    problem = _invalid_hook(pm, plugin, specs)
+    if problem is None:
+        try:
+            pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as err:  # whatever pluggy checks beyond names and arguments
+            problem = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if problem is not None:
+        _skip(name, problem)
+        return
+    if external:  # built-ins are checked by their own tests; helpers there may share hook-like names
+        for message in _unmarked_hooks(pm, plugin, specs):
+            warnings.warn(f"zoo plugin {name!r}: {message}", stacklevel=3)
+
+
+def _skip(name: str, reason: str) -> None:
+    FAILED[name] = reason
+    warnings.warn(f"zoo plugin {name!r} skipped: {reason}", stacklevel=3)
+
+
+def _specs(pm: pluggy.PluginManager) -> dict[str, tuple[str, ...]]:
+    """hook name -> the argument names zoo passes it."""
+    callers = vars(pm.hook).values()
+    return {c.name: tuple(c.spec.argnames) for c in callers if isinstance(c, pluggy.HookCaller) and c.spec is not None}
+
+
+def _closest(name: str, choices: dict[str, Any]) -> str:
+    return difflib.get_close_matches(name, list(choices), n=1, cutoff=0.0)[0]
+
+
+def _required_args(function: Callable[..., Any]) -> list[str]:
+    """Positional parameters without defaults: the ones pluggy matches against the hookspec."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds and p.default is p.empty]
+
+
+def _invalid_hook(pm: pluggy.PluginManager, plugin: Any, specs: dict[str, tuple[str, ...]]) -> str | None:
+    """The first @hookimpl that names no hook or asks for an argument the hook does not pass."""
+    for attr in dir(plugin):
+        opts = pm.parse_hookimpl_opts(plugin, attr)
+        if opts is None:
+            continue
+        hook = opts.get("specname") or attr
+        if hook not in specs:
+            if opts.get("optionalhook"):
+                continue
+            return f"unknown hook {hook!r}; did you mean {_closest(hook, specs)!r}?"
+        extra = [arg for arg in _required_args(getattr(plugin, attr)) if arg not in specs[hook]]
+        if extra:
+            close = _closest(extra[0], dict.fromkeys(specs[hook]))
+            return f"hook {hook!r} asks for argument(s) {', '.join(extra)} that zoo does not pass; did you mean {close!r}? ({hook} takes {', '.join(specs[hook])})"
+    return None
+
+
+def _unmarked_hooks(pm: pluggy.PluginManager, plugin: Any, specs: dict[str, tuple[str, ...]]) -> Iterator[str]:
+    """Functions named like a hook (or nearly) that lack @hookimpl: pluggy ignores them silently."""
+    for attr in dir(plugin):
+        if attr.startswith("_") or pm.parse_hookimpl_opts(plugin, attr) is not None:
+            continue
+        value = inspect.getattr_static(plugin, attr, None)
+        if not inspect.isfunction(value) or (inspect.ismodule(plugin) and value.__module__ != plugin.__name__):
+            continue  # only the plugin's own functions, not ones it imported
+        close = difflib.get_close_matches(attr, list(specs), n=1, cutoff=0.8)
+        # a near name counts only if its arguments fit the hook, so a helper like register_model(name, cls) does not
+        if attr in specs or (close and set(_required_args(getattr(plugin, attr))) <= set(specs[close[0]])):
+            hook = attr if attr in specs else close[0]
+            yield f"function {attr!r} looks like hook {hook!r} but lacks @hookimpl, so zoo never calls it"
 
 
 def _allowed_external() -> set[str] | None:
@@ -71,9 +156,10 @@ def _own_version() -> str:
 
 
 def reset() -> None:
-    """Forget the loaded plugins and the catalog built from them."""
+    """Forget the loaded plugins, their failures and the catalog built from them."""
     from zoo import registry
 
     get_plugin_manager.cache_clear()
     VERSIONS.clear()
+    FAILED.clear()
     registry.get_catalog.cache_clear()

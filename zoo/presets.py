@@ -1,7 +1,6 @@
 """Resolve a named preset plus overrides into a typed `RunConfig`."""
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +70,3 @@ def from_dict(raw: dict[str, Any], overrides: dict[str, Any] | None = None) -> R
         seed=int(raw.get("seed", 0)),
         description=str(raw.get("description", "")),
     )
-
-
-def replace(config: RunConfig, **changes: Any) -> RunConfig:
-    return dataclasses.replace(config, **changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,13 +59,22 @@ def info(name: str, sets: tuple[str, ...], data_dir: str | None, as_json: bool) 
     family = get_catalog().get("models", config.family).load()
     with tempfile.TemporaryDirectory() as tmp:
         run = Run(Path(tmp), config, family.setup(config.model, load_dataset(config.data, "train", data_dir), Path(tmp) / "assets"))
-        model = build(run)
+        model = build(run, data_dir=data_dir)
     params = {name: sum(p.numel() for p in ps) for name, ps in model.param_groups().items()}
-    out = {**config.to_dict(), "parameters": params, "data_found_at": str(folder)}
+    out = {**config.to_dict(), "parameters": params, "capabilities": capabilities(model),
+           "conditions": {c.name: c.describe() for c in model.conditions}, "data_found_at": str(folder)}
     if as_json:
         click.echo(json.dumps(out, indent=2))
     else:
         click.echo(yaml.safe_dump(out, sort_keys=False).rstrip())
+
+
+def capabilities(model: Any) -> list[str]:
+    """The capability protocols (zoo.capabilities) this model instance implements."""
+    from zoo import capabilities as caps
+
+    found = [name for name, proto in [("reconstructs", caps.Reconstructs), ("log_likelihood", caps.LogLikelihood), ("restores", caps.Restores)] if isinstance(model, proto)]
+    return (["conditional"] if caps.num_classes(model) else []) + found
 
 
 @click.command()
@@ -88,18 +98,27 @@ def datasets(data_dir: str | None, as_json: bool) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def plugins(as_json: bool) -> None:
-    """List loaded plugins, their versions and what each registered."""
-    from zoo.plugins import VERSIONS, get_plugin_manager
+    """List plugins: version, status, the hooks each implements and what each registered."""
+    from zoo.plugins import FAILED, VERSIONS, get_plugin_manager, hook_names
 
     pm = get_plugin_manager()
     registered = get_catalog().by_plugin()
     empty = {"models": [], "datasets": [], "metrics": [], "presets": []}
-    rows = [{"name": name, "version": VERSIONS.get(name, "?"), **registered.get(name, empty)} for name, _ in pm.list_name_plugin()]
+    rows = [
+        {"name": name, "version": VERSIONS.get(name, "?"), "status": "ok", "reason": None, "hooks": hook_names(pm, plugin), **registered.get(name, empty)}
+        for name, plugin in pm.list_name_plugin()
+    ]
+    rows += [{"name": name, "version": VERSIONS.get(name, "?"), "status": "failed", "reason": reason, "hooks": [], **empty} for name, reason in FAILED.items()]
     if "zoo" in registered:
-        rows.insert(0, {"name": "zoo (registry.yaml)", "version": VERSIONS.get("data", "?"), **registered["zoo"]})
+        rows.insert(0, {"name": "zoo (registry.yaml)", "version": VERSIONS.get("data", "?"), "status": "ok", "reason": None, "hooks": [], **registered["zoo"]})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
+        if row["status"] == "failed":
+            click.echo(f"{row['name']} {row['version']}  failed: {row['reason']}")
+            continue
         parts = [f"{kind}: {', '.join(row[kind])}" for kind in ("models", "datasets", "metrics", "presets") if row[kind]]
-        click.echo(f"{row['name']} {row['version']}" + ("".join(f"\n  {p}" for p in parts)))
+        if row["name"] != "zoo (registry.yaml)":
+            parts.insert(0, f"hooks: {', '.join(row['hooks']) or 'none'}")
+        click.echo(f"{row['name']} {row['version']}" + "".join(f"\n  {p}" for p in parts))

@@ -1,4 +1,11 @@
-"""MNIST-style IDX files, as torchvision lays them out, decoded straight into tensors."""
+"""MNIST-style IDX files, as torchvision lays them out, decoded straight into tensors.
+
+Why not torchvision's reader (`torchvision.datasets.mnist.read_image_file`, i.e.
+`read_sn3_pascalvincent_tensor`): it reads only uncompressed files (its `MNIST` class unpacks the
+`.gz` files beside themselves first; zoo reads the `.gz` files as shipped, in memory), it checks the
+header with bare `assert`s, and a truncated file surfaces as a tensor `view` error, where zoo names
+the file and the fix. On the same bytes both give identical tensors (tests/test_data.py checks it).
+"""
 from __future__ import annotations
 
 import gzip

@@ -37,7 +37,6 @@ class DatasetSpec:
     subdirs: list[str] = field(default_factory=lambda: ["."])  # where under a data root its files may sit
     urls: dict[str, str] = field(default_factory=dict)  # file name -> download URL
     license: str = ""
-    splits: tuple[str, ...] = ("train", "test")
 
 
 def search_roots(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:

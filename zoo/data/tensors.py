@@ -2,22 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor
-
-
-class Batchable(Protocol):
-    """What the trainer needs from data: a length and a batch for a tensor of indices."""
-
-    info: dict[str, Any]
-
-    def __len__(self) -> int: ...
-
-    def batch(self, idx: Tensor) -> dict[str, Tensor]: ...
-
-    def to(self, device: torch.device) -> "Batchable": ...
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A plugin whose hook name is misspelled: zoo must refuse it loudly."""
+"""A plugin whose hook name is misspelled: zoo skips it with one warning line and keeps working."""
 from zoo.hookspecs import hookimpl
 
 
