@@ -7,13 +7,13 @@ are the test set (300 clips), 5-49 the training set (2,700 clips).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.config import DataConfig
 from zoo.data.spec import DatasetSpec
 from zoo.errors import UsageError, ZooError
-from zoo_audio.fsdd_sha256 import SHA256
 
 if TYPE_CHECKING:
     from zoo.data.tensors import TensorData
@@ -21,6 +21,18 @@ if TYPE_CHECKING:
 SAMPLE_RATE = 8000
 TEST_INDICES = range(5)  # upstream's convention: indices 0-4 of each digit and speaker are the test set
 SOURCE_COMMIT = "26eb9aa"  # the upstream commit the checksums were taken from
+MANIFEST = "fsdd.sha256"  # package data in `sha256sum` format: `sha256sum -c` works on a recordings folder
+
+
+def read_sha256sums(text: str) -> dict[str, str]:
+    """File name -> sha256 from `sha256sum` output ("<digest>  <name>", or "<digest> *<name>" for binary mode)."""
+    pairs = (line.split(maxsplit=1) for line in text.splitlines() if line.strip())
+    return {name.removeprefix("*"): digest for digest, name in pairs}
+
+
+# sha256 of every recording, byte-identical to Jakobovski/free-spoken-digit-dataset at SOURCE_COMMIT, in
+# upstream's order (the order of the decoded tensors); generated from the offline copy's SHA256SUMS.
+SHA256 = read_sha256sums(resources.files(__package__).joinpath(MANIFEST).read_text())
 
 
 @dataclass
