@@ -1,22 +1,28 @@
-"""The GAN family: the classic DCGAN shapes, and none of the known mistakes of tutorial GAN code."""
+"""The GAN family: the classic DCGAN shapes, the shared stacks at any shape and rank, and none of the
+known mistakes of tutorial GAN code."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from zoo import device as dev
-from zoo.contract import StepContext
+from zoo.capabilities import LABEL, Conditional
+from zoo.config import DataConfig
+from zoo.contract import FamilyContext, StepContext
 from zoo.errors import UsageError
-from zoo_gan.dcgan import Discriminator, Generator
-from zoo_gan.family import GANConfig, GANFamily
+from zoo.nn.dcgan import Discriminator, Generator, ProjectionHead, plan
+from zoo_gan.family import DCGANConfig, DCGANFamily
 
 INFO = {"channels": 1, "image_size": 32, "num_classes": 10}
+CONTEXT = FamilyContext(Path("unused"), DataConfig(dataset="mnist"))
 
 
-def make(**kw) -> tuple[GANFamily, StepContext]:
+def make(**kw) -> tuple[DCGANFamily, StepContext]:
     torch.manual_seed(0)
-    model = GANFamily(GANConfig(**{"nz": 8, "ngf": 4, "ndf": 4, **kw}), INFO)
+    model = DCGANFamily(DCGANConfig(**{"nz": 8, "ngf": 4, "ndf": 4, **kw}), INFO, CONTEXT)
     opts = {k: torch.optim.Adam(v, 1e-3) for k, v in model.param_groups().items()}
     return model, StepContext(opts, torch.device("cpu"), "fp32", None)
 
@@ -26,13 +32,64 @@ def batch(n: int = 6) -> dict[str, torch.Tensor]:
 
 
 def test_classic_dcgan_shapes():
-    g = Generator(100, 64, 1, 32)
+    assert plan((32, 32)) == ((4, 4), 3) and plan((64, 64)) == ((4, 4), 4)
+    g = Generator(100, 64, 1, (4, 4), 3)
     convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [(100, 256), (256, 128), (128, 64), (64, 1)]
     assert g(torch.randn(2, 100)).shape == (2, 1, 32, 32)
-    g64, d64 = Generator(100, 64, 3, 64), Discriminator(64, 3, 64)
+    g64, d64 = Generator(100, 64, 3, (4, 4), 4), Discriminator(64, 3, (4, 4), 4)
     assert len([m for m in g64.modules() if isinstance(m, nn.ConvTranspose2d)]) == 5
     assert d64(g64(torch.randn(2, 100))).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("shape", "stride", "kernel", "stem"),
+    [((64, 16), 2, 4, "conv"), ((28, 28), 2, 4, "conv"), ((2048,), 4, 25, "linear"), ((8, 8, 16), 2, 4, "conv")],
+)
+def test_stacks_at_any_shape_and_rank(shape, stride, kernel, stem):
+    if stride == 2:
+        base, ups = plan(shape)
+    else:
+        base, ups = (shape[0] // stride**5,), 5
+    g = Generator(8, 2, 3, base, ups, num_classes=4, kernel=kernel, stride=stride, stem=stem)
+    d = Discriminator(2, 3, base, ups, num_classes=4, kernel=kernel, stride=stride, norm="spectral")
+    y = torch.tensor([0, 3])
+    x = g(torch.randn(2, 8), y)
+    assert x.shape == (2, 3, *shape) and x.abs().max() <= 1
+    assert d(x, y).shape == (2,)
+
+
+def test_plan_refuses_shapes_without_a_doubling():
+    assert plan((6, 6)) is None and plan((9, 32)) is None
+    assert plan((36, 36)) == ((9, 9), 2)  # halves only while every side stays even
+
+
+def test_projection_head_adds_the_class_projection_to_the_unconditional_logit():
+    head = ProjectionHead(3, (2, 2), num_classes=5)
+    h, y = torch.randn(4, 3, 2, 2), torch.tensor([0, 1, 2, 4])
+    plain = head.out(h).flatten()
+    projection = (head.embed.weight[y] * h.sum(dim=(2, 3))).sum(dim=1)
+    torch.testing.assert_close(head(h, y), plain + projection)
+    assert ProjectionHead(3, (2, 2))(h).shape == (4,)
+
+
+def test_image_size_without_a_dcgan_stack_is_a_usage_error():
+    with pytest.raises(UsageError, match="image_size"):
+        DCGANFamily(DCGANConfig(nz=8, ngf=4, ndf=4), {**INFO, "image_size": 6}, CONTEXT)
+
+
+def test_conditional_without_labels_and_bad_widths_are_usage_errors():
+    with pytest.raises(UsageError, match="labelled dataset"):
+        DCGANFamily(DCGANConfig(nz=8, ngf=4, ndf=4, conditional=True), {"channels": 1, "image_size": 32}, CONTEXT)
+    with pytest.raises(UsageError, match="d_steps"):
+        DCGANConfig(d_steps=0)
+
+
+def test_declares_the_label_condition_and_its_classes():
+    model, _ = make(conditional=True)
+    assert DCGANFamily.conditions == (LABEL,)
+    assert isinstance(model, Conditional) and model.num_classes == 10
+    assert make()[0].num_classes == 0
 
 
 def test_discriminator_step_sees_detached_fakes_and_generator_step_a_fresh_pass():
@@ -97,16 +154,20 @@ def test_conditional_sampling_and_label_validation():
         unconditional.sample(2, label=1)
 
 
-def test_ema_generator_is_used_for_sampling():
-    model, ctx = make(ema_decay=0.5)
-    for step in range(3):
-        ctx.step = step
-        model.train_step(batch(), ctx)
+def test_no_ema_of_its_own():
+    """The trainer keeps the EMA (train.ema_decay) for every family; the GAN has no copy of G."""
+    with pytest.raises(TypeError):
+        DCGANConfig(ema_decay=0.999)
+    model, _ = make()
+    assert {name.split(".")[0] for name in model.state_dict()} == {"G", "D"}
+
+
+def test_sample_is_the_generator_on_seeded_latents():
+    model, _ = make()
     model.eval()
-    assert not torch.equal(model.G_ema.net[0].weight, model.G.net[0].weight)
     sample = model.sample(2, torch.Generator().manual_seed(1)).images
     z = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(sample, ((model.G_ema(z) + 1) / 2).clamp(0, 1))
+    assert torch.allclose(sample, ((model.G(z) + 1) / 2).clamp(0, 1))
 
 
 def test_bf16_autocast_step_on_cpu():

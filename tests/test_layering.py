@@ -1,4 +1,5 @@
-"""Layering rules checked on the source: only the device layer (zoo/device.py) talks to accelerators."""
+"""Layering rules checked on the source: only the device layer (zoo/device.py) talks to accelerators;
+no built-in plugin imports another plugin, and none reaches into process groups or thread counts."""
 from __future__ import annotations
 
 import ast
@@ -46,3 +47,28 @@ def test_only_device_layer_calls_cuda():
             tree = ast.parse(path.read_text(), filename=str(path))
             offenders += [f"{path.relative_to(ROOT)}:{line} uses {module}" for line, module in sorted(_uses(tree))]
     assert not offenders, "only zoo/device.py may call torch.cuda / torch.backends.mps; add a helper there:\n" + "\n".join(offenders)
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module)
+    return found
+
+
+def test_no_builtin_plugin_imports_another_or_touches_process_groups():
+    plugins = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file())
+    offenders = []
+    for plugin in plugins:
+        for path in sorted((ROOT / "plugins" / plugin).rglob("*.py")):
+            source = path.read_text()
+            for name in _imports(ast.parse(source, filename=str(path))):
+                top = name.split(".")[0]
+                if (top in plugins and top != plugin) or name.startswith(("zoo.distributed", "torch.distributed")):
+                    offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+            if "set_num_threads" in source:
+                offenders.append(f"{path.relative_to(ROOT)} sets the thread count (use zoo.device.single_thread)")
+    assert plugins and not offenders, "plugins share code through zoo.nn and the contexts, never each other:\n" + "\n".join(offenders)

@@ -13,17 +13,18 @@ import contextlib
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor, nn
 
-from zoo.contract import Family, StepContext
+from zoo.capabilities import LABEL, check_label, requested_labels
+from zoo.contract import Family, FamilyContext, StepContext
+from zoo.device import single_thread
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
-from zoo_audio.conditioning import requested_labels
 from zoo_audio.fsdd import clip_seconds
 
 
@@ -34,19 +35,6 @@ def mu_law_encode(waves: Tensor, levels: int) -> Tensor:
 
 def mu_law_decode(classes: Tensor, levels: int) -> Tensor:
     return AF.mu_law_decoding(classes, levels)
-
-
-@contextlib.contextmanager
-def one_thread(device: torch.device) -> Iterator[None]:
-    """Cached generation is hundreds of tiny ops per sample: on a CPU, handing each to a second
-    thread costs more than it saves (and far more when the cores are busy)."""
-    before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
@@ -65,13 +53,14 @@ class WaveNetConfig:
 class WaveNet(Family):
     Config = WaveNetConfig
     modality = "audio"
+    conditions = (LABEL,)
     tiny: ClassVar[dict[str, Any]] = {
         "model.channels": 4, "model.skip_channels": 4, "model.layers": 3, "model.stacks": 1, "model.window": 64,
-        "data.batch_size": 4, "data.clip_samples": 1024,
+        "data.batch_size": 4, "data.clip_samples": 1024, "train.lr": 3e-2,  # a visible fall in 24 steps
     }
 
-    def __init__(self, config: WaveNetConfig, info: dict[str, Any]) -> None:
-        super().__init__(config, info)
+    def __init__(self, config: WaveNetConfig, info: dict[str, Any], context: FamilyContext) -> None:
+        super().__init__(config, info, context)
         if min(config.channels, config.skip_channels, config.layers, config.stacks, config.window) <= 0 or config.quantization < 2:
             raise UsageError("model.channels, skip_channels, layers, stacks and window must be positive, and quantization >= 2")
         self.num_classes = info["num_classes"] if config.conditional else 0
@@ -136,7 +125,7 @@ class WaveNet(Family):
         step (same numbers, far slower): the reference that the cache is checked and timed against."""
         device = self.embed.weight.device
         inputs = torch.full((n, length + 1), self.silence, device=device)  # inputs[:, t] produced sample t-1
-        with one_thread(device) if cached else contextlib.nullcontext():
+        with single_thread(device) if cached else contextlib.nullcontext():
             step = self.stepper(n, y) if cached else None
             for t in range(length):
                 if step is not None:
@@ -179,7 +168,8 @@ class WaveNet(Family):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
-        labels = requested_labels(n, label, self.num_classes, "wavenet-digits", self.device)
+        label = check_label(label, self.num_classes, hint="train wavenet-digits to choose the digit")
+        labels = requested_labels(n, label, self.num_classes, self.device)
         classes = self.generate(n, self.info["clip_samples"], labels, generator)
         waves = mu_law_decode(classes, self.config.quantization)
         return AudioSamples(waves, self.info["sample_rate"], labels, meta={"label": label} if label is not None else {})
