@@ -1,7 +1,9 @@
 """Audio: the FSDD dataset, SpecGAN / WaveGAN / WaveNet on tiny configs, audio I/O and the audio metrics."""
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +11,10 @@ import torch
 from scipy.io import wavfile
 
 import zoo
+from zoo.capabilities import LABEL
+from zoo.contract import FamilyContext, StepContext
 from zoo.errors import UsageError
 from zoo.samples import AudioSamples
-from zoo.testing import FamilyContract
 from zoo_audio.fsdd import AudioDataConfig
 
 
@@ -34,28 +37,8 @@ def test_fsdd_splits(fsdd):
     assert test.info == {"sample_rate": 8000, "clip_samples": 1024, "num_classes": 10, "speakers": train.info["speakers"]}
 
 
-class TestSpecGAN(FamilyContract):
-    preset = "specgan-digits"
-
-
-class TestConditionalSpecGAN(FamilyContract):
-    preset = "cspecgan-digits"
-
-    def test_label_outside_digits_is_usage_error(self, tmp_path):
-        run_dir = self.trained(tmp_path)
-        samples = zoo.sample(run_dir, 4, label=7)
-        assert samples.labels.tolist() == [7] * 4 and samples.waves.shape == (4, 1024)
-        for bad in (10, -1, "7", True):
-            with pytest.raises(UsageError, match="label must be an integer in 0..9"):
-                zoo.sample(run_dir, 2, label=bad)
-
-
-class TestWaveGAN(FamilyContract):
-    preset = "wavegan-digits"
-
-
-class TestWaveNet(FamilyContract):
-    preset = "wavenet-digits"
+CONTEXT = FamilyContext(Path("unused"), AudioDataConfig(dataset="fsdd", clip_samples=1024))
+CLIPS = {"num_classes": 10, "clip_samples": 1024, "sample_rate": 8000}
 
 
 def tiny_wavenet(conditional: bool = True):
@@ -63,7 +46,70 @@ def tiny_wavenet(conditional: bool = True):
 
     torch.manual_seed(0)
     config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional)
-    return WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}).eval()
+    return WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}, CONTEXT).eval()
+
+
+def tiny_gan(name: str, **kw):
+    """SpecGAN or WaveGAN at the tiny presets' sizes, built directly, with its optimizers' StepContext."""
+    from zoo_audio.specgan import SpecGANFamily
+    from zoo_audio.wavegan import WaveGANFamily
+
+    torch.manual_seed(0)
+    if name == "specgan":
+        cls, info = SpecGANFamily, {**CLIPS, "spec_mean": [0.0] * 64, "spec_std": [1.0] * 64}
+        kw = {"loss": "hinge", "spectral_norm": True, "ngf": 4, "ndf": 4, "griffin_lim_iters": 2, **kw}
+    else:
+        cls, info = WaveGANFamily, CLIPS
+        kw = {"ngf": 2, "ndf": 2, "kernel_size": 8, **kw}
+    model = cls(cls.Config(nz=8, **kw), info, CONTEXT)
+    opts = {k: torch.optim.Adam(v, 1e-3) for k, v in model.param_groups().items()}
+    return model, StepContext(opts, torch.device("cpu"), "fp32", None)
+
+
+@pytest.mark.parametrize("name", ["specgan", "wavegan"])
+@pytest.mark.parametrize("conditional", [False, True])
+def test_audio_gans_train_and_sample_through_the_core_gan_rule(name, conditional, fsdd):
+    model, ctx = tiny_gan(name, conditional=conditional)
+    assert type(model).conditions == (LABEL,) and model.num_classes == (10 if conditional else 0)
+    data = model.prepare(type(fsdd["train"])({k: v[:8] for k, v in fsdd["train"].fields.items()}, fsdd["train"].info))
+    batch = dict(data.fields)
+    assert batch["x"].min() >= 0 and batch["x"].max() <= 1
+    for step in range(2):
+        ctx.step = step
+        logs = model.train_step(batch, ctx)
+        assert all(torch.isfinite(v) for v in logs.values())
+    model.eval()
+    samples = model.sample(3, torch.Generator().manual_seed(0), label=7 if conditional else None)
+    assert samples.waves.shape == (3, 1024) and samples.waves.abs().max() <= 1
+    assert (samples.labels.tolist() == [7] * 3) if conditional else samples.labels is None
+
+
+def test_wavegan_shuffles_phase_in_the_discriminator_only_while_training():
+    from zoo_audio.wavegan import PhaseShuffle
+
+    model, _ = tiny_gan("wavegan", phase_shuffle=2)
+    assert sum(isinstance(m, PhaseShuffle) for m in model.D.modules()) == 4  # between the five convolutions
+    x = torch.rand(2, 1, 1024) * 2 - 1
+    model.D.eval()
+    assert torch.equal(model.D(x), model.D(x))
+    assert not any(isinstance(m, PhaseShuffle) for m in tiny_gan("wavegan", phase_shuffle=0)[0].D.modules())
+
+
+def test_audio_gan_shapes_that_do_not_fit_are_usage_errors():
+    with pytest.raises(UsageError, match="divisible by 1024"):
+        tiny_gan("wavegan", kernel_size=2)
+    with pytest.raises(UsageError, match="multiple of model.hop"):
+        tiny_gan("specgan", hop=100)
+
+
+def test_audio_plugin_imports_no_other_plugin():
+    """Plugins share code through the core (zoo.nn), never by importing each other."""
+    import zoo_audio
+
+    for path in Path(zoo_audio.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [n for n in names if n.split(".")[0] in ("zoo_gan", "zoo_vae", "zoo_text")], f"{path.name} imports {names}"
 
 
 def test_unconditional_models_refuse_labels_and_conditional_check_range():
