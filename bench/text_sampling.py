@@ -1,4 +1,4 @@
-"""Sampling throughput of the text family's GPT: key/value cache vs recomputing the context every step.
+"""Sampling throughput of the shared GPT (`zoo.nn.gpt`, the text family's and the VQ-VAE prior's): key/value cache vs recomputing the context every step.
 
     .venv/bin/python bench/text_sampling.py                     # contexts 64 and 256, gpt-shakespeare's shape
     .venv/bin/python bench/text_sampling.py --threads 1 --shape 6,6,384 --device cuda
@@ -14,7 +14,8 @@ import time
 
 import torch
 
-from zoo.registry import get_catalog
+from zoo import device as dev
+from zoo.nn.gpt import GPT
 
 
 def throughput(model: torch.nn.Module, batch: int, tokens: int, use_cache: bool, repeats: int, device: torch.device) -> float:
@@ -22,12 +23,10 @@ def throughput(model: torch.nn.Module, batch: int, tokens: int, use_cache: bool,
     best = float("inf")
     for _ in range(repeats):
         gen = torch.Generator(device).manual_seed(0)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        dev.synchronize(device)
         start = time.perf_counter()
         model.generate(ids, tokens, gen, use_cache=use_cache)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        dev.synchronize(device)
         best = min(best, time.perf_counter() - start)
     return batch * tokens / best
 
@@ -46,14 +45,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     n_layer, n_head, n_embd = map(int, args.shape.split(","))
-    Family = get_catalog().get("models", "text").load()
     print(f"GPT {n_layer}x{n_head}x{n_embd}, vocab 65, batch {args.batch}, {args.tokens} new tokens, {device}, {torch.get_num_threads()} threads")
     print("| context | cached tokens/s | recomputed tokens/s | speed-up |")
     print("|---:|---:|---:|---:|")
     for block_size in args.contexts:
         torch.manual_seed(0)
-        config = Family.Config(arch="gpt", n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=0.0)
-        model = Family(config, {"vocab_size": 65}).to(device).eval()
+        model = GPT(65, block_size, n_layer, n_head, n_embd).to(device).eval()
         cached = throughput(model, args.batch, args.tokens, True, args.repeats, device)
         recomputed = throughput(model, args.batch, args.tokens, False, args.repeats, device)
         print(f"| {block_size} | {cached:,.0f} | {recomputed:,.0f} | {cached / recomputed:.1f}x |", flush=True)

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from zoo.checkpoint import latest
+from zoo.contract import StepContext
 
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 
@@ -102,7 +103,7 @@ def _quantizer_worker(rank: int, world: int, store: str, out: str) -> None:
         torch.manual_seed(0)
         vq = VectorQuantizer(6, 3, decay=0.5, restart_below=restart_below)
         part = z_e[rank::world]
-        vq.update(part, vq(part)[1])
+        vq.update(part, vq(part)[1], StepContext({}, torch.device("cpu"), "fp32", None))
         gathered = [torch.empty_like(vq.embed) for _ in range(world)]
         torch_dist.all_gather(gathered, vq.embed)
         results[restart_below] = gathered
@@ -121,7 +122,7 @@ def test_vq_codebook_statistics_are_shared_across_ranks(tmp_path):
     torch.manual_seed(0)
     single = VectorQuantizer(6, 3, decay=0.5, restart_below=0.0)
     z_e = torch.randn(4, 3, 5, 5, generator=torch.Generator().manual_seed(1))
-    single.update(z_e, single(z_e)[1])
+    single.update(z_e, single(z_e)[1], StepContext({}, torch.device("cpu"), "fp32", None))
     for embed in results[0.0]:  # the EMA step on two half-batches equals one on the whole batch
         torch.testing.assert_close(embed, single.embed, rtol=1e-5, atol=1e-6)
     rank0, rank1 = results[1e9]  # every code restarted: both ranks took rank 0's picks

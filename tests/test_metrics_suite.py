@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,7 @@ import torch
 from click.testing import CliRunner
 
 from zoo.cli import cli
-from zoo.contract import Family
+from zoo.contract import Family, FamilyContext
 from zoo.errors import UsageError
 from zoo.evaluation import EvalContext, evaluate_model
 from zoo.metrics.anchors import check_anchors, parse_anchors
@@ -57,7 +59,13 @@ def test_feature_training_is_deterministic_and_takes_a_budget() -> None:
 
 def image_ctx(images: torch.Tensor, n: int, seed: int = 0) -> tuple[RealImages, EvalContext]:
     """A stand-in model whose samples are `images`, with an evaluation context on MNIST's test split."""
-    return RealImages(images), EvalContext(real_config("mnist", n, seed), torch.device("cpu"), n, seed)
+    config = real_config("mnist", n, seed)
+    return RealImages(images, config.data), EvalContext(config, torch.device("cpu"), n, seed)
+
+
+def mnist_context() -> FamilyContext:
+    """What a test-local family gets at construction: MNIST at its native size, no assets."""
+    return FamilyContext(Path(os.devnull), real_config("mnist", 1, 0).data)
 
 
 def test_real_vs_real_fid_is_small_and_noise_fid_is_large() -> None:
@@ -90,9 +98,9 @@ def test_a_reused_context_scores_the_model_it_is_given() -> None:
     """The trainer evaluates every eval_every steps with one context: features must not go stale."""
     test = native_split("mnist", "test").fields["x"]
     ctx = EvalContext(real_config("mnist", 500, 0), torch.device("cpu"), 500, 0)
-    close = evaluate_model(RealImages(test[:500]), ctx, ["fid"])["fid"].values["fid"]
+    close = evaluate_model(RealImages(test[:500], ctx.config.data), ctx, ["fid"])["fid"].values["fid"]
     with pytest.warns(RuntimeWarning, match="regularised"):  # blank images: a singular covariance
-        far = evaluate_model(RealImages(torch.zeros_like(test[:500])), ctx, ["fid"])["fid"].values["fid"]
+        far = evaluate_model(RealImages(torch.zeros_like(test[:500]), ctx.config.data), ctx, ["fid"])["fid"].values["fid"]
     assert far > 10 * close
 
 
@@ -103,7 +111,7 @@ class ImagesByLabel(Family):
     num_classes = 10
 
     def __init__(self) -> None:
-        super().__init__(None, {})
+        super().__init__(None, {}, mnist_context())
         test = native_split("mnist", "test")
         self.by_label = [test.fields["x"][test.fields["y"] == k] for k in range(10)]
         self.taken = [0] * 10
@@ -131,7 +139,7 @@ class Reconstructor(Family):
     modality = "image"
 
     def __init__(self, noise: float) -> None:
-        super().__init__(None, {})
+        super().__init__(None, {}, mnist_context())
         self.noise = noise
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -160,7 +168,7 @@ class Parrot(Family):
 
 def test_distinct_n() -> None:
     ctx = EvalContext(real_config("mnist", 3, 0), torch.device("cpu"), 3, 0)
-    values = evaluate_model(Parrot(None, {}), ctx, ["distinct_n"])["distinct_n"].values
+    values = evaluate_model(Parrot(None, {}, mnist_context()), ctx, ["distinct_n"])["distinct_n"].values
     assert values == {"distinct_1": 5 / 18, "distinct_2": 5 / 15, "distinct_3": 4 / 12}
 
 

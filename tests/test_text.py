@@ -1,6 +1,7 @@
 """The text family: contract per preset, tokenizers, overfitting, Hugging Face round trip, sampling, errors."""
 from __future__ import annotations
 
+import inspect
 import math
 import shutil
 from pathlib import Path
@@ -11,9 +12,12 @@ from click.testing import CliRunner
 
 import zoo
 from zoo import checkpoint
+from zoo.capabilities import LogLikelihood, check_conditions
+from zoo.contract import FamilyContext
 from zoo.errors import UsageError, ZooError
+from zoo.nn.gpt import GPT
+from zoo.presets import resolve
 from zoo.registry import get_catalog
-from zoo.testing import FamilyContract
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "tinyshakespeare" / "input.txt"
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "dropout": 0.0}
@@ -32,27 +36,8 @@ def text_family():
     return get_catalog().get("models", "text").load()
 
 
-class TextContract(FamilyContract):
-    def overrides(self):
-        # distinct_n is the shared suite's text metric; until it is registered the contract evaluates without it
-        extra = {} if "distinct_n" in get_catalog().metrics else {"eval.metrics": []}
-        return {**super().overrides(), **extra}
-
-
-class TestGptShakespeare(TextContract):
-    preset = "gpt-shakespeare"
-
-
-class TestGptShakespeareLarge(TextContract):
-    preset = "gpt-shakespeare-large"
-
-
-class TestGptShakespeareBpe(TextContract):
-    preset = "gpt-shakespeare-bpe"
-
-
-class TestLstmShakespeare(TextContract):
-    preset = "lstm-shakespeare"
+def context(assets: Path) -> FamilyContext:
+    return FamilyContext(assets, resolve("gpt-shakespeare").data)
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +104,7 @@ def test_overfits_a_line_and_reproduces_it_greedily(arch, tmp_path):
     t = tok.train_char(text)
     t.save_pretrained(str(tmp_path))
     torch.manual_seed(0)
-    model = Family(Family.Config(arch=arch, **{**TINY, "n_embd": 32, "block_size": 64}), {"vocab_size": len(t)})
-    model.assets = tmp_path
+    model = Family(Family.Config(arch=arch, **{**TINY, "n_embd": 32, "block_size": 64}), {"vocab_size": len(t)}, context(tmp_path))
     ids = tok.encode(t, text)[None]  # one window: every prediction sees the whole prefix, so zero loss is reachable
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(300):
@@ -135,10 +119,10 @@ def test_overfits_a_line_and_reproduces_it_greedily(arch, tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["gpt", "lstm"])
-def test_cached_generation_equals_recomputing(arch):
+def test_cached_generation_equals_recomputing(arch, tmp_path):
     Family = text_family()
     torch.manual_seed(0)
-    model = Family(Family.Config(arch=arch, **TINY), {"vocab_size": 32}).eval()
+    model = Family(Family.Config(arch=arch, **TINY), {"vocab_size": 32}, context(tmp_path)).eval()
     ids = torch.randint(0, 32, (3, 5))
     new = 11 if arch == "gpt" else 40  # a GPT's recomputing loop slides its window past block_size; the cache restarts
     cached = model.generate(ids, new, temperature=0)
@@ -149,18 +133,51 @@ def test_cached_generation_equals_recomputing(arch):
     assert model.generate(ids, 40).shape == (3, 45)  # past the context window too
 
 
-def test_vqvae_prior_api():
-    """The VQ-VAE builds its code prior from the registry with vocab_size only and uses loss/generate."""
+@pytest.mark.parametrize("arch", ["gpt", "lstm"])
+def test_nll_sums_each_windows_token_nats(arch, tmp_path):
     Family = text_family()
-    prior = Family(Family.Config(arch="gpt", n_layer=1, n_head=2, n_embd=16, block_size=16, dropout=0.0), {"vocab_size": 32})
+    torch.manual_seed(0)
+    model = Family(Family.Config(arch=arch, **TINY), {"vocab_size": 32}, context(tmp_path)).eval()
+    assert isinstance(model, LogLikelihood)
+    ids = torch.randint(0, 32, (3, 17))
+    nll = model.nll({"x": ids[:, :-1], "y": ids[:, 1:]})
+    assert nll.shape == (3,) and not nll.requires_grad
+    with torch.no_grad():
+        torch.testing.assert_close(nll.mean() / 16, model.loss(ids))
+
+
+def test_conditions_are_the_sample_keywords(tmp_path):
+    Family = text_family()
+    declared = {c.name for c in Family.conditions}
+    assert declared == set(inspect.signature(Family.sample).parameters) - {"self", "n", "generator"}
+    assert check_conditions(Family.conditions, {"temperature": 0, "stream": print}) == {"temperature": 0.0, "stream": print}
+    with pytest.raises(UsageError, match="unknown condition 'label'"):
+        check_conditions(Family.conditions, {"label": 1})
+    model = Family(Family.Config(arch="gpt", **TINY), {"vocab_size": 32}, context(tmp_path / "empty"))
+    with pytest.raises(ZooError, match="no tokenizer.json"):  # the tokenizer comes from context.assets
+        model.sample(1)
+
+
+def test_shared_gpt_is_the_text_familys_network(tmp_path):
+    """zoo.nn.gpt.GPT (the VQ-VAE's prior) holds the same HF modules under the same names as the text GPT:
+    the same weights give the same logits, and it trains, scores and generates on token ids alone."""
+    Family = text_family()
+    torch.manual_seed(0)
+    text_model = Family(Family.Config(arch="gpt", **TINY), {"vocab_size": 32}, context(tmp_path)).eval()
+    prior = GPT(32, TINY["block_size"], TINY["n_layer"], TINY["n_head"], TINY["n_embd"]).eval()
+    prior.load_state_dict(text_model.state_dict())
     ids = torch.randint(0, 32, (4, 17))
+    with torch.no_grad():
+        assert torch.equal(prior(ids[:, :16]), text_model(ids[:, :16]))
     loss = prior.loss(ids)
     assert loss.ndim == 0 and abs(loss.item() - math.log(32)) < 0.5
     loss.backward()
+    torch.testing.assert_close(prior.nll(ids).mean().detach() / 16, loss.detach())
     out = prior.generate(ids[:, :1], 16, generator=torch.Generator().manual_seed(0), temperature=1.0, top_k=5, top_p=0.9)
     assert out.shape == (4, 17) and out.dtype == torch.long and int(out.max()) < 32
-    with pytest.raises(ZooError, match="no tokenizer"):
-        prior.sample(1)
+    assert torch.equal(prior.generate(ids[:, :3], 20, temperature=0), text_model.generate(ids[:, :3], 20, temperature=0))
+    with pytest.raises(UsageError, match="n_head"):
+        GPT(32, 16, 1, 3, 16)
 
 
 # ---- a trained run -------------------------------------------------------------------------------------

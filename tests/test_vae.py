@@ -1,55 +1,62 @@
-"""The VAE family: the contract for every preset, and the maths (KL, ELBO vs IWAE, VQ gradients, EMA codebook)."""
+"""The vae and vqvae families: the contract for every preset, the maths (KL, ELBO vs IWAE, VQ gradients,
+EMA codebook), phases, capabilities and the sampling modes."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
 import zoo
-from zoo.contract import StepContext
+from zoo.capabilities import Conditional, LogLikelihood, Reconstructs, check_conditions
+from zoo.contract import FamilyContext, StepContext
 from zoo.data import load_dataset
 from zoo.errors import UsageError
 from zoo.presets import resolve
-from zoo.testing import FamilyContract
+from zoo.registry import get_catalog
 from zoo_vae.conv_vae import ConvVAE, gaussian_kl
 from zoo_vae.family import VAEConfig, VAEFamily
 from zoo_vae.vqvae import VectorQuantizer
+from zoo_vae.vqvae_family import VQVAEConfig, VQVAEFamily
 
 MNIST_INFO = {"channels": 1, "image_size": 28, "num_classes": 10}
+LOCAL = StepContext({}, torch.device("cpu"), "fp32", None)  # one process: its collectives do nothing
 
 
-class TestVAEMnist(FamilyContract):
-    preset = "vae-mnist"
+class FakeTest:
+    """A stand-in test split: eight constant images whose value is their index / 10, labels 0..7."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"x": (idx.float() / 10).view(-1, 1, 1, 1).expand(-1, 1, 28, 28).clone(), "y": idx.clone()}
 
 
-class TestVAEMnistLong(FamilyContract):
-    preset = "vae-mnist-long"
+class FakeContext(FamilyContext):
+    """A context whose test split is FakeTest: the family must read test images through `context.split`."""
+
+    def split(self, name: str = "test") -> FakeTest:
+        assert name == "test"
+        return FakeTest()
 
 
-class TestBetaVAEMnist(FamilyContract):
-    preset = "betavae-mnist"
+def context(tmp: Path | None = None) -> FamilyContext:
+    return FamilyContext(tmp or Path("/nonexistent-assets"), resolve("vae-mnist").data)
 
 
-class TestCVAEMnist(FamilyContract):
-    preset = "cvae-mnist"
-
-
-class TestVQVAEMnist(FamilyContract):
-    preset = "vqvae-mnist"
-
-
-class TestVAEFashion(FamilyContract):
-    preset = "vae-fashion"
-
-
-def tiny_family(**changes) -> VAEFamily:
-    config = VAEConfig(width=4, hidden=16, latent_dim=4, codebook_size=8, code_dim=4, prior_layers=1, prior_heads=1, prior_embd=8)
-    for key, value in changes.items():
-        setattr(config, key, value)
+def tiny_family(ctx: FamilyContext | None = None, **changes) -> VAEFamily:
+    config = VAEConfig(**{"width": 4, "hidden": 16, "latent_dim": 4, "iwae_k": 4, **changes})
     torch.manual_seed(0)
-    return VAEFamily(config, MNIST_INFO)
+    return VAEFamily(config, MNIST_INFO, ctx or context())
+
+
+def tiny_vq(ctx: FamilyContext | None = None, **changes) -> VQVAEFamily:
+    config = VQVAEConfig(**{"width": 4, "codebook_size": 8, "code_dim": 4, "prior_layers": 1, "prior_heads": 1, "prior_embd": 8, **changes})
+    torch.manual_seed(0)
+    return VQVAEFamily(config, MNIST_INFO, ctx or context())
 
 
 def binary_images(n: int, seed: int = 0) -> torch.Tensor:
@@ -144,7 +151,7 @@ def test_conditional_samples_follow_the_label():
     assert (family.net.classify(x[:200]) == y[:200]).float().mean() >= 0.8
 
 
-def test_labels_are_validated():
+def test_labels_and_conditions_are_validated():
     cvae = tiny_family(arch="cvae").eval()
     for bad in (10, -1, "3", 2.0, True):
         with pytest.raises(UsageError, match="label"):
@@ -154,13 +161,49 @@ def test_labels_are_validated():
     assert vae.num_classes == 0
     with pytest.raises(UsageError, match="unconditional"):
         vae.sample(2, label=3)
-    with pytest.raises(UsageError, match="mode"):
-        vae.sample(2, mode="dream")
+    with pytest.raises(UsageError, match="mode"):  # what the core checks before calling sample
+        check_conditions(VAEFamily.conditions, {"mode": "dream"})
+    assert check_conditions(VAEFamily.conditions, {"mode": "interpolate", "label": 3}) == {"mode": "interpolate", "label": 3}
+    with pytest.raises(UsageError, match="unknown condition 'label'"):
+        check_conditions(VQVAEFamily.conditions, {"label": 3})
+
+
+def test_capabilities():
+    vae, cvae, vq = tiny_family(), tiny_family(arch="cvae"), tiny_vq()
+    for model in (vae, cvae, vq):
+        assert isinstance(model, Reconstructs) and isinstance(model, LogLikelihood)
+    assert isinstance(vae, Conditional) and isinstance(cvae, Conditional) and not isinstance(vq, Conditional)
+    assert get_catalog().get("models", "vqvae").load() is VQVAEFamily
+
+
+def test_nll_is_the_iwae_bound_in_nats_and_repeatable():
+    family = tiny_family().eval()
+    grey = {"x": torch.rand(6, 1, 28, 28), "y": torch.arange(6)}
+    nll = family.nll(grey)
+    assert nll.shape == (6,) and (nll > 0).all()
+    assert torch.equal(nll, family.nll(grey))  # a fixed binarization and fixed latent draws: the same batch, the same score
+    binary = {"x": binary_images(6)}
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        assert torch.equal(torch.bernoulli(binary["x"], generator=generator), binary["x"])  # binary images are scored as they are
+        bound = -family.iwae(binary["x"], None, 4, generator)
+    torch.testing.assert_close(family.nll(binary), bound)
+    cvae = tiny_family(arch="cvae").eval()
+    assert cvae.nll(grey).shape == (6,)
+    with pytest.raises(UsageError, match="labels"):
+        cvae.nll({"x": grey["x"]})
+    vq = tiny_vq().eval()
+    with torch.no_grad():
+        recon, rate, _ = vq.terms(binary["x"])
+        ids = vq.net.sequences(vq.net.codes(binary["x"]))
+        expected_rate = vq.net.prior.loss(ids) * (ids.shape[1] - 1)  # mean code NLL × codes per image
+    torch.testing.assert_close(rate.mean(), expected_rate)
+    torch.testing.assert_close(vq.nll(binary), recon + rate)
 
 
 # ---- VQ-VAE ----------------------------------------------------------------------------------
 def test_straight_through_gradient_reaches_the_encoder():
-    family = tiny_family(arch="vqvae")
+    family = tiny_vq()
     x = binary_images(4)
     z_e = family.net.encoder(x)
     z_q, codes, commitment = family.net.quantizer(z_e)
@@ -181,11 +224,11 @@ def test_ema_update_moves_codes_toward_their_assigned_vectors():
     _, codes, _ = vq(z_e)
     assert (codes == 2).all()
     before = (vq.embed[2] - target).norm()
-    vq.update(z_e, codes)
+    vq.update(z_e, codes, LOCAL)
     after = (vq.embed[2] - target).norm()
     assert after < before
     for _ in range(200):
-        vq.update(z_e, vq(z_e)[1])
+        vq.update(z_e, vq(z_e)[1], LOCAL)
     torch.testing.assert_close(vq.embed[2], target, atol=1e-3, rtol=0)
 
 
@@ -194,33 +237,46 @@ def test_dead_codes_restart_at_encoder_outputs():
     vq = VectorQuantizer(4, 3, decay=0.9)
     z_e = torch.randn(2, 3, 2, 2)
     codes = torch.zeros(2, 2, 2, dtype=torch.long)  # pretend every vector chose code 0: codes 1..3 go unused
-    vq.update(z_e, codes)
+    vq.update(z_e, codes, LOCAL)
     vectors = z_e.permute(0, 2, 3, 1).reshape(-1, 3)
     for code in (1, 2, 3):
         assert torch.isclose(vectors, vq.embed[code]).all(1).any()
 
 
-def test_vqvae_trains_autoencoder_then_prior():
-    family = tiny_family(arch="vqvae", stage1_steps=1)
+def test_vqvae_trains_autoencoder_then_prior_by_phase():
+    family = tiny_vq()
     groups = family.param_groups()
     ctx = StepContext({k: torch.optim.Adam(v, lr=1e-2) for k, v in groups.items()}, torch.device("cpu"), "fp32", None)
     batch = {"x": torch.rand(8, 1, 28, 28), "y": torch.zeros(8, dtype=torch.long)}
     snapshot = lambda params: [p.detach().clone() for p in params]  # noqa: E731
     changed = lambda old, params: any(not torch.equal(a, b) for a, b in zip(old, params))  # noqa: E731
 
+    with pytest.raises(UsageError, match="train.phases"):  # the trainer's default single phase
+        family.train_step(batch, ctx)
+
     ae, prior = snapshot(groups["vqvae"]), snapshot(groups["prior"])
-    ctx.step = 0
+    ctx.step, ctx.phase, ctx.active = 0, "autoencoder", ("vqvae",)
     logs = family.train_step(batch, ctx)
     assert "perplexity" in logs and changed(ae, groups["vqvae"]) and not changed(prior, groups["prior"])
 
     ae, prior, codebook = snapshot(groups["vqvae"]), snapshot(groups["prior"]), family.net.quantizer.embed.clone()
-    ctx.step = 1
-    logs = family.train_step(batch, ctx)
-    assert "prior_loss" in logs and changed(prior, groups["prior"]) and not changed(ae, groups["vqvae"])
+    ctx.step, ctx.phase, ctx.active = 1, "prior", ("prior",)
+    first = family.train_step(batch, ctx)["prior_loss"]
+    assert changed(prior, groups["prior"]) and not changed(ae, groups["vqvae"])
     assert torch.equal(codebook, family.net.quantizer.embed)
+    for step in range(2, 12):
+        ctx.step = step
+        last = family.train_step(batch, ctx)["prior_loss"]
+    assert last < first
     family.eval()
     images = family.sample(3, generator=torch.Generator().manual_seed(0)).images
     assert images.shape == (3, 1, 28, 28)
+
+
+def test_vqvae_preset_declares_its_phases():
+    config = resolve("vqvae-mnist")
+    assert config.family == "vqvae"
+    assert [(p["name"], p["optimizers"], p.get("steps")) for p in config.train.phases] == [("autoencoder", ["vqvae"], 2000), ("prior", ["prior"], None)]
 
 
 # ---- image outputs beyond samples ------------------------------------------------------------
@@ -243,11 +299,21 @@ def test_reconstruct_mode_pairs_test_images_with_reconstructions(trained_run):
         zoo.sample(trained_run, 1, mode="reconstruct")
 
 
-def test_interpolate_mode_walks_between_two_test_images(trained_run):
-    samples = zoo.sample(trained_run, 9, seed=0, mode="interpolate")
-    assert samples.images.shape == (9, 1, 28, 28)  # 3 pairs × 3 steps
-    same = zoo.sample(trained_run, 9, seed=0, mode="interpolate", label=4)
-    assert not torch.equal(samples.images, same.images)  # a fixed label changes the decoded rows
+@pytest.mark.parametrize("make", [tiny_family, lambda ctx: tiny_family(ctx, arch="cvae"), tiny_vq], ids=["vae", "cvae", "vqvae"])
+def test_modes_read_test_images_from_the_context(make):
+    family = make(FakeContext(Path("/nonexistent-assets"), resolve("vae-mnist").data)).eval()
+    fake = FakeTest().batch(torch.arange(8))["x"]
+    pairs = family.sample(6, torch.Generator().manual_seed(2), mode="reconstruct")
+    assert pairs.images.shape == (6, 1, 28, 28) and pairs.meta["mode"] == "reconstruct"
+    for original in pairs.images[0::2]:  # even places hold the context's test images as they are
+        assert ((fake - original).abs().flatten(1).amax(1) < 1e-6).any()
+    with pytest.raises(UsageError, match="-n 2"):
+        family.sample(1, mode="reconstruct")
+    grid = family.sample(9, torch.Generator().manual_seed(0), mode="interpolate")
+    assert grid.images.shape == (9, 1, 28, 28)  # 3 pairs × 3 steps
+    if isinstance(family, Conditional) and family.num_classes:
+        fixed = family.sample(9, torch.Generator().manual_seed(0), mode="interpolate", label=3)
+        assert not torch.equal(grid.images, fixed.images) and fixed.meta["label"] == 3  # a fixed label changes the decoded rows
 
 
 def test_evaluate_reports_nats_per_image(trained_run):

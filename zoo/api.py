@@ -113,7 +113,7 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)
     trainer = Trainer(
         run, model, data, device, precision, quiet=quiet,
-        evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx), "ema" if config.train.ema_decay else "raw"),
+        evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx, step=step), "ema" if config.train.ema_decay else "raw"),
         preview=lambda m, step: preview(run, m, step),
     )
     if resuming:
@@ -196,7 +196,7 @@ def evaluate(
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
     cfg = run.config.eval
     ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir, options=dict(options or {}))
-    results = evaluate_model(model, ctx, metrics)
+    results = evaluate_model(model, ctx, metrics, step=model.checkpoint_step)
     record_evaluation(run, model.checkpoint_step, results, model.weights)
     return flatten(results)
 

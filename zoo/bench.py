@@ -178,7 +178,7 @@ class QualityTarget:
         started = time.perf_counter()
 
         def evaluate(model: Any, step: int) -> dict[str, float]:
-            values = flatten(evaluate_model(model, ctx, metrics))
+            values = flatten(evaluate_model(model, ctx, metrics, step=step))
             if self.key not in values:
                 raise UsageError(f"eval.quality.key {self.key!r} is not among the values evaluation gives: {', '.join(sorted(values))}")
             history.append((step, trainer.elapsed, values[self.key]))

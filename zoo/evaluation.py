@@ -1,24 +1,33 @@
 """Evaluation: the family's own numbers plus the shared metric suite, with their protocol recorded.
 
-A metric is registered through `register_metrics` as an object with `name`, `version`,
-`modalities` and `compute(model, ctx) -> MetricResult`. Every stored score carries its protocol
-(feature network and checksum, reference split, sample counts, seed) so `zoo compare` can refuse to
-put incomparable numbers in one column.
+A metric is a `Metric` subclass registered through `register_metrics`: it declares `name`,
+`version`, `modalities` and `higher_is_better`, and implements `compute(model, ctx) -> MetricResult`.
+Every stored score carries its protocol (feature network and checksum, reference split, sample
+counts, seed) so `zoo compare` can refuse to put incomparable numbers in one column.
+
+What metrics share within an evaluation (samples, features, splits) lives in `EvalContext.cache`
+under typed `CacheKey`s: an entry computed from the model carries the `ModelState` it was computed
+from, so samples drawn from one set of weights are never scored as another's.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, ClassVar, Iterator, TypeVar
 
 import torch
+from torch import nn
 
 from zoo import device as dev
 from zoo.contract import Family
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
 from zoo.presets import RunConfig
 from zoo.registry import get_catalog
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,17 +36,80 @@ class MetricResult:
     protocol: dict[str, Any] = field(default_factory=dict)
 
 
-class Metric(Protocol):
-    name: str
-    version: str
-    modalities: tuple[str, ...]
+class Metric:
+    """Base of every metric. Subclasses declare the four class attributes and implement `compute`.
 
-    def compute(self, model: Family, ctx: "EvalContext") -> MetricResult: ...
+    `higher_is_better` is the direction `zoo evaluate --check` and `zoo bench` read: a bool for the
+    value named like the metric (`fid`), or {value name: bool} for a metric that reports several
+    (`precision_recall`); values it leaves out (`kid_std`) have no direction and cannot be anchored
+    without one.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]]
+    higher_is_better: ClassVar[bool | dict[str, bool]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        missing = [a for a in ("name", "version", "modalities", "higher_is_better") if not hasattr(cls, a)]
+        if missing:
+            raise TypeError(f"metric {cls.__qualname__} must declare {', '.join(missing)}")
+
+    def directions(self) -> dict[str, bool]:
+        """Value name -> whether higher is better."""
+        if isinstance(self.higher_is_better, bool):
+            return {self.name: self.higher_is_better}
+        return dict(self.higher_is_better)
+
+    def compute(self, model: Family, ctx: "EvalContext") -> MetricResult:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The weights an evaluation scores: the training step (when the caller knows it) and a sha256 of
+    the state dict, so the raw and the EMA weights of one step are two states."""
+
+    step: int | None
+    weights: str
+
+
+def model_state(model: nn.Module, step: int | None = None) -> ModelState:
+    """`model`'s current state: names, dtypes, shapes and bytes of every state-dict entry, hashed."""
+    h = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            h.update(f"{name}:{value.dtype}:{tuple(value.shape)};".encode())
+            h.update(value.detach().reshape(-1).cpu().view(torch.uint8).numpy())
+        else:
+            h.update(f"{name}={value!r};".encode())
+    return ModelState(step, h.hexdigest()[:16])
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """A typed key of `EvalContext.cache`.
+
+    `kind` says what the entry is ("samples", "features", "split"); `name` tells entries of one kind
+    apart (a split, a feature network); `n` is how many items it covers; `state` is the model state it
+    was computed from, or None for entries that do not depend on the model (data splits, feature
+    networks, features of real data), which stay cached across evaluations of one context.
+    """
+
+    kind: str
+    name: str = ""
+    n: int | None = None
+    state: ModelState | None = None
 
 
 @dataclass
 class EvalContext:
-    """What evaluation needs: data splits on the device, a seed, a sample budget, shared caches."""
+    """What evaluation needs: data splits on the device, a seed, a sample budget, shared caches.
+
+    A family's `evaluate` may fill `protocol` with fields that say how its numbers were made
+    (`ctx.protocol["images"] = 1000`); they are stored beside those numbers.
+    """
 
     config: RunConfig
     device: torch.device
@@ -45,28 +117,52 @@ class EvalContext:
     seed: int = 0
     data_dir: str | os.PathLike[str] | None = None
     precision: str = "fp32"
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[CacheKey, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # metric options, e.g. {"features": "inception"}
+    protocol: dict[str, Any] = field(default_factory=dict)  # the family's own protocol fields, per evaluation
+    state: ModelState | None = field(default=None, init=False)  # the model state being scored, once an entry needed it
+    _owner: weakref.ref[nn.Module] | None = field(default=None, init=False, repr=False)  # the model being scored
+    _step: int | None = field(default=None, init=False, repr=False)
+    _splits_used: list[str] = field(default_factory=list, init=False, repr=False)
 
     @property
     def batch_size(self) -> int:
         return max(self.config.data.batch_size, 256)
 
+    def cached(self, key: CacheKey, compute: Callable[[], T]) -> T:
+        """The entry under `key`, computed on first use."""
+        if not isinstance(key, CacheKey):
+            raise TypeError(f"EvalContext.cache keys are CacheKey objects, got {key!r}")
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def begin(self, model: nn.Module, step: int | None = None) -> None:
+        """Score `model` as it is now, at `step`; its weights are hashed when an entry first needs them."""
+        self.state, self._owner, self._step = None, weakref.ref(model), step
+
+    def model_key(self, model: nn.Module, kind: str, name: str = "", n: int | None = None) -> CacheKey:
+        """A key for an entry computed from `model` (samples, their features, reconstructions).
+        Entries of any other model state are dropped when a new state is first keyed."""
+        if self._owner is None or self._owner() is not model:  # a metric computed outside evaluate_model, on a model not seen before
+            self.begin(model)
+        if self.state is None:
+            self.state = model_state(model, self._step)
+            for key in [k for k in self.cache if k.state is not None and k.state != self.state]:
+                del self.cache[key]
+        return CacheKey(kind, name, n, self.state)
+
     def raw_split(self, split: str) -> Any:
         """A decoded split as the dataset gives it (before the family prepares it)."""
-        key = f"raw:{split}"
-        if key not in self.cache:
-            from zoo.data import load_dataset
+        from zoo.data import load_dataset
 
-            self.cache[key] = load_dataset(self.config.data, split, self.data_dir)
-        return self.cache[key]
+        return self.cached(CacheKey("raw-split", split), lambda: load_dataset(self.config.data, split, self.data_dir))
 
     def split(self, model: Family, split: str = "test") -> Any:
-        """A split prepared by the family and moved to the device, decoded once per evaluation."""
-        key = f"prepared:{split}"
-        if key not in self.cache:
-            self.cache[key] = model.prepare(self.raw_split(split)).to(self.device)
-        return self.cache[key]
+        """A split prepared by the family and moved to the device, decoded once per context."""
+        if split not in self._splits_used:
+            self._splits_used.append(split)
+        return self.cached(CacheKey("split", split), lambda: model.prepare(self.raw_split(split)).to(self.device))
 
     def batches(self, data: Any, limit: int | None = None, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
         """Sequential batches over the first `limit` items (all when None)."""
@@ -81,12 +177,12 @@ class EvalContext:
     def samples(self, model: Family, n: int | None = None) -> Any:
         """`n` samples drawn in chunks with the evaluation seed; cached so every metric sees the same ones."""
         n = n or self.num_samples
-        key = f"samples:{n}"
-        if key not in self.cache:
+
+        def draw() -> Any:
             gen = self.generator()
-            chunks = [model.sample(min(self.batch_size, n - start), generator=gen) for start in range(0, n, self.batch_size)]
-            self.cache[key] = concat_samples(chunks)
-        return self.cache[key]
+            return concat_samples([model.sample(min(self.batch_size, n - start), generator=gen) for start in range(0, n, self.batch_size)])
+
+        return self.cached(self.model_key(model, "samples", n=n), draw)
 
 
 def concat_samples(chunks: list[Any]) -> Any:
@@ -106,30 +202,43 @@ def concat_samples(chunks: list[Any]) -> Any:
     return type(first)(**joined)
 
 
+def load_metric(name: str) -> Metric:
+    """The registered metric `name`; one that does not subclass `Metric` is the plugin's error."""
+    entry = get_catalog().get("metrics", name)
+    metric = entry.load()
+    if not isinstance(metric, Metric):
+        raise ZooError(f"metric {name!r} from plugin {entry.plugin!r} is a {type(metric).__name__}, not a zoo.evaluation.Metric",
+                       hint="register an instance of a Metric subclass that declares name, version, modalities and higher_is_better")
+    return metric
+
+
 def available_metrics(modality: str) -> list[str]:
-    catalog = get_catalog()
-    return [name for name, entry in catalog.metrics.items() if modality in entry.load().modalities]
+    return [name for name in get_catalog().metrics if modality in load_metric(name).modalities]
 
 
-def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = None) -> dict[str, MetricResult]:
-    """The family's own numbers, then each requested metric; names are checked before any work."""
-    catalog = get_catalog()
+def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = None, step: int | None = None) -> dict[str, MetricResult]:
+    """The family's own numbers, then each requested metric; names are checked before any work.
+
+    `step` (the checkpoint or training step) is recorded in the cache keys of what is computed from
+    the model; the weights' digest beside it tells apart states a step cannot (raw vs EMA weights)."""
     names = list(metrics if metrics is not None else ctx.config.eval.metrics)
     chosen = []
     for name in names:
-        metric = catalog.get("metrics", name).load()
+        metric = load_metric(name)
         if model.modality not in metric.modalities:
             raise UsageError(f"metric {name!r} does not apply to {model.modality} models; choose from {', '.join(available_metrics(model.modality))}")
         chosen.append(metric)
     model.eval()
-    for key in [k for k in ctx.cache if k.startswith("samples:")]:  # samples (and their features) are one model state's
-        del ctx.cache[key]
+    ctx.begin(model, step)
     results: dict[str, MetricResult] = {}
     with torch.no_grad(), dev.fork_rng(ctx.device):
+        ctx.protocol, ctx._splits_used = {}, []
         started = time.perf_counter()
         own = model.evaluate(ctx)
         if own:
-            results[ctx.config.family] = MetricResult(own, {"split": "test", "seed": ctx.seed, "seconds": round(time.perf_counter() - started, 2), "values": list(own)})
+            split = {"split": ",".join(ctx._splits_used)} if ctx._splits_used else {}
+            core = {"seed": ctx.seed, "seconds": round(time.perf_counter() - started, 2), "values": list(own)}
+            results[ctx.config.family] = MetricResult(own, {**split, **ctx.protocol, **core})
         for metric in chosen:
             started = time.perf_counter()
             result = metric.compute(model, ctx)

@@ -21,7 +21,7 @@ def register_datasets(register: Callable[[str, Any], None]) -> None:
 
 @hookspec
 def register_metrics(register: Callable[[str, Any], None]) -> None:
-    """Register metrics: `register(name, Metric)`; `zoo evaluate --metrics name` and presets' `eval.metrics` use them."""
+    """Register metrics: `register(name, metric)`, a `zoo.evaluation.Metric` instance; `zoo evaluate --metrics name` and presets' `eval.metrics` use them."""
 
 
 @hookspec

@@ -41,13 +41,13 @@ class TinyGaussian(Family):
         self.mean = nn.Parameter(torch.full(shape, 0.5))
         self.log_std = nn.Parameter(torch.full(shape, config.init_log_std))
 
-    def nll(self, x: Tensor) -> Tensor:
-        """Mean negative log-likelihood per pixel, in nats."""
-        z = (x - self.mean) * torch.exp(-self.log_std)
-        return (0.5 * z**2 + self.log_std + 0.5 * math.log(2 * math.pi)).mean()
+    def nll(self, batch: dict[str, Tensor]) -> Tensor:
+        """Negative log-likelihood of each image, in nats (N): the `LogLikelihood` capability."""
+        z = (batch["x"] - self.mean) * torch.exp(-self.log_std)
+        return (0.5 * z**2 + self.log_std + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        loss = self.nll(batch["x"])
+        loss = self.nll(batch).mean() / self.mean.numel()  # nats per pixel
         ctx.update("model", loss)
         return {"loss": loss.detach()}
 
@@ -57,7 +57,7 @@ class TinyGaussian(Family):
 
     def evaluate(self, ctx: Any) -> dict[str, float]:
         test = ctx.split(self)
-        losses = [self.nll(b["x"]).item() for b in ctx.batches(test, limit=1000)]
+        losses = [self.nll(b).mean().item() / self.mean.numel() for b in ctx.batches(test, limit=1000)]
         return {"test_nll_per_pixel": sum(losses) / len(losses)}
 
 
@@ -75,7 +75,7 @@ class TinyPlugin:
             "description": "per-pixel Gaussian on MNIST (a test model)",
             "data": {"dataset": "mnist", "batch_size": 16, "image_size": 8},
             "train": {"steps": 4, "lr": 0.05, "log_every": 2, "sample_every": 0, "checkpoint_every": 0},
-            "eval": {"metrics": [], "num_samples": 16},
+            "eval": {"metrics": ["nll"], "num_samples": 16},
         })
 
 
@@ -174,14 +174,35 @@ class FamilyContract:
         assert all((first[k] == second[k]).all() for k in first)
 
     def test_resume_is_exact(self, run_dir: Path, tmp_path: Path) -> None:
-        """Half the steps, then `--resume` to the end, gives bit-identical weights (and EMA) on the CPU."""
+        """The same run interrupted halfway (Ctrl-C at a step boundary), then `--resume`d to the end, gives
+        bit-identical weights (and EMA) on the CPU."""
+        import signal
+
         from safetensors.torch import load_file
 
         import zoo
         from zoo.checkpoint import latest
+        from zoo.hookspecs import hookimpl
+        from zoo.plugins import get_plugin_manager
 
-        part = self.train(tmp_path / "part", self.steps // 2)
-        zoo.train(resume=part, steps=self.steps, device="cpu", quiet=True)
+        half = self.steps // 2
+
+        class CtrlC:
+            @hookimpl
+            def on_log(self, run: Any, step: int, logs: dict[str, float]) -> None:
+                if step == half:
+                    signal.raise_signal(signal.SIGINT)
+
+        pm = get_plugin_manager()
+        pm.register(CtrlC(), name="contract-ctrl-c")
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                self.train(tmp_path / "part", self.steps)
+        finally:
+            pm.unregister(name="contract-ctrl-c")
+        part = tmp_path / "part"
+        assert Run.open(part).summary()["step"] == half
+        zoo.train(resume=part, device="cpu", quiet=True)
         for name in ("model.safetensors", "ema.safetensors"):
             if (latest(run_dir) / name).is_file():
                 a, b = load_file(latest(run_dir) / name), load_file(latest(part) / name)

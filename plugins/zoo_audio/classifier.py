@@ -2,26 +2,23 @@
 
 It plays Inception's part in FID/IS (VGGish's in FAD): a small 1-D CNN over 40 log-mel bands, trained
 once, deterministically, on the training split, and cached as
-`<cache>/features/<dataset>-<key>.safetensors`, where the key is a checksum of the decoded training
+`<cache>/features/<dataset>-<key>.safetensors` by the core's `zoo.metrics.networks.cached_network`
+(which checks the weights' sha256 on every load), where the key is a checksum of the decoded training
 data and of this recipe. Its test accuracy, training time and weights checksum sit in a JSON beside it.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 import torchaudio
-from safetensors.torch import load, save
 from torch import Tensor, nn
 
-from zoo.data.spec import cache_dir
 from zoo.data.tensors import TensorData
-from zoo.samples import atomic_write_bytes
+from zoo.metrics.networks import cached_network
 
 VERSION = "1"  # bump when the recipe below changes: it is part of the cache key
 N_MELS = 40
@@ -116,35 +113,29 @@ def data_key(train: TensorData) -> str:
 
 
 def cached_classifier(dataset: str, train: TensorData, test: TensorData, device: torch.device | str = "cpu") -> tuple[DigitClassifier, dict[str, Any]]:
-    """The classifier for this training data: loaded from the cache, or trained and cached once."""
-    key = data_key(train)
-    weights = cache_dir() / "features" / f"{dataset}-{key[:16]}.safetensors"
-    card = weights.with_suffix(".json")
-    if weights.is_file() and card.is_file():
-        model = DigitClassifier(train.info["sample_rate"], train.info["num_classes"])
-        model.load_state_dict(load(weights.read_bytes()))  # strict: every weight, nothing else
-        return model.to(device).eval(), json.loads(card.read_text())
-    started = time.perf_counter()
-    model = train_classifier(train, Recipe(), device)
-    seconds = time.perf_counter() - started
-    blob = save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
-    meta = {
-        "version": VERSION,
-        "dataset": dataset,
-        "data_sha256": key,
-        "architecture": f"log-mel({N_MELS}) -> conv5(64)-bn-relu-pool, conv5(64)-bn-relu-pool, conv3(64)-bn-relu -> [mean; max] (features, 128) -> fc",
-        "recipe": vars(Recipe()),
-        "test_accuracy": round(accuracy(model, test), 4),
-        "train_seconds": round(seconds, 1),
-        "train_items": len(train),
-        "test_items": len(test),
-        "clip_samples": train.info.get("clip_samples"),
-        "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "weights_sha256": hashlib.sha256(blob).hexdigest(),
-    }
-    atomic_write_bytes(weights, blob)
-    atomic_write_bytes(card, json.dumps(meta, indent=2).encode())
-    return model, meta
+    """The classifier for this training data: loaded from the cache (hash-checked), or trained and cached once."""
+    rate, classes, key = train.info["sample_rate"], train.info["num_classes"], data_key(train)
+
+    def describe(model: DigitClassifier) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "dataset": dataset,
+            "data_sha256": key,
+            "architecture": f"log-mel({N_MELS}) -> conv5(64)-bn-relu-pool, conv5(64)-bn-relu-pool, conv3(64)-bn-relu -> [mean; max] (features, 128) -> fc",
+            "recipe": vars(Recipe()),
+            "test_accuracy": round(accuracy(model, test), 4),
+            "train_items": len(train),
+            "test_items": len(test),
+            "clip_samples": train.info.get("clip_samples"),
+            "device": str(device),
+        }
+
+    cached = cached_network(
+        f"{dataset}-{key[:16]}",
+        build=lambda: DigitClassifier(rate, classes),
+        train=lambda: train_classifier(train, Recipe(), device),
+        describe=describe,
+        title=f"{dataset} digit classifier",
+        device=device,
+    )
+    return cached.net, cached.card

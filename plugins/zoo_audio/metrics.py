@@ -16,30 +16,28 @@ import torch
 
 from zoo.contract import Family
 from zoo.errors import UsageError
-from zoo.evaluation import EvalContext, MetricResult
+from zoo.evaluation import CacheKey, EvalContext, Metric, MetricResult
 from zoo.metrics import frechet_distance, inception_score
 from zoo.samples import AudioSamples
 from zoo_audio.classifier import DigitClassifier, cached_classifier, predict
 
 
 def classifier(ctx: EvalContext) -> tuple[DigitClassifier, dict[str, Any]]:
-    """The evaluation's classifier, loaded (or trained and cached) once per evaluation."""
-    if "audio:classifier" not in ctx.cache:
-        dataset = ctx.config.data.dataset
-        ctx.cache["audio:classifier"] = cached_classifier(dataset, ctx.raw_split("train"), ctx.raw_split("test"), ctx.device)
-    return ctx.cache["audio:classifier"]
+    """The evaluation's classifier, loaded (or trained and cached) once per evaluation context."""
+    return ctx.cached(CacheKey("audio-classifier"), lambda: cached_classifier(ctx.config.data.dataset, ctx.raw_split("train"), ctx.raw_split("test"), ctx.device))
 
 
 def generated(model: Family, ctx: EvalContext) -> tuple[AudioSamples, torch.Tensor, torch.Tensor]:
-    """The evaluation's shared samples and their (embeddings, probabilities), computed once."""
-    key = f"samples:audio-classifier:{ctx.num_samples}"  # "samples:" entries are dropped before each evaluation
-    if key not in ctx.cache:
+    """The evaluation's shared samples and their (embeddings, probabilities), once per model state."""
+
+    def classify() -> tuple[AudioSamples, torch.Tensor, torch.Tensor]:
         samples = ctx.samples(model)
         rate = ctx.raw_split("test").info["sample_rate"]
         if samples.sample_rate != rate:
             raise UsageError(f"the model makes {samples.sample_rate} Hz audio but the classifier hears {rate} Hz; evaluate on the dataset it was trained on")
-        ctx.cache[key] = (samples, *predict(classifier(ctx)[0], samples.waves))
-    return ctx.cache[key]
+        return (samples, *predict(classifier(ctx)[0], samples.waves))
+
+    return ctx.cached(ctx.model_key(model, "audio-generated", n=ctx.num_samples), classify)
 
 
 def protocol(ctx: EvalContext, n: int, **extra: Any) -> dict[str, Any]:
@@ -54,30 +52,28 @@ def protocol(ctx: EvalContext, n: int, **extra: Any) -> dict[str, Any]:
     }
 
 
-class AudioFD:
+class AudioFD(Metric):
     """Fréchet distance between the digit classifier's embeddings of generated and test clips."""
 
     name = "audio_fd"
     version = "1"
     modalities = ("audio",)
-    higher_is_better = {"audio_fd": False}
+    higher_is_better = False
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, fake, _ = generated(model, ctx)
-        if "audio:reference" not in ctx.cache:
-            ctx.cache["audio:reference"] = predict(classifier(ctx)[0], ctx.raw_split("test").fields["x"])[0]
-        real = ctx.cache["audio:reference"]
+        real = ctx.cached(CacheKey("audio-reference"), lambda: predict(classifier(ctx)[0], ctx.raw_split("test").fields["x"])[0])
         value = frechet_distance(fake.double(), real.double())
         return MetricResult({"audio_fd": value}, protocol(ctx, len(samples), reference=f"{ctx.config.data.dataset}/test", reference_items=len(real)))
 
 
-class AudioIS:
+class AudioIS(Metric):
     """Inception score of generated clips under the digit classifier (10 = confident and balanced)."""
 
     name = "audio_is"
     version = "1"
     modalities = ("audio",)
-    higher_is_better = {"audio_is": True}
+    higher_is_better = True
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, _, probs = generated(model, ctx)
@@ -86,13 +82,13 @@ class AudioIS:
         return MetricResult({"audio_is": mean, "audio_is_std": std}, protocol(ctx, len(samples), splits=splits))
 
 
-class DigitAccuracy:
+class DigitAccuracy(Metric):
     """How often the classifier hears the digit a conditional model was asked to say."""
 
     name = "digit_accuracy"
     version = "1"
     modalities = ("audio",)
-    higher_is_better = {"digit_accuracy": True}
+    higher_is_better = True
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, _, probs = generated(model, ctx)

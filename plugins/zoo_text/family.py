@@ -1,30 +1,32 @@
 """TextFamily: next-token language models (GPT-2 style transformer or char-LSTM) trained by zoo's trainer.
 
-The GPT is Hugging Face's `GPT2Model` held as `self.transformer`, its output head tied to the token
-embedding (no separate `lm_head` weight), so the weights the core saves carry exactly the names
+The GPT is Hugging Face's `GPT2Model` held as `self.transformer` (zoo.nn.gpt), its output head tied to the
+token embedding (no separate `lm_head` weight), so the weights the core saves carry exactly the names
 `GPT2LMHeadModel` expects: with `save_assets`' config.json and tokenizer, every checkpoint folder loads
 with `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`. The LSTM is `self.lstm`.
+The run's tokenizer lives in its assets folder (`context.assets`), written by `setup`.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-from torch import Tensor
+from torch import Tensor, nn
 from transformers import GenerationConfig, GPT2Config, GPT2Model, PreTrainedTokenizerFast
 
-from zoo.contract import Family, StepContext
+from zoo.capabilities import Condition
+from zoo.contract import Family, FamilyContext, StepContext
 from zoo.data.tensors import TextData
 from zoo.errors import UsageError, ZooError
 from zoo.metrics.text import bits_per_token, perplexity
+from zoo.nn import gpt
 from zoo.samples import TextSamples
-from zoo_text import gpt
 from zoo_text import tokenizer as tok
 from zoo_text.data import TokenWindows, compact
 from zoo_text.lstm import CharLSTM
@@ -48,40 +50,21 @@ class TextConfig:
 
 
 def check_config(config: TextConfig) -> None:
-    for name in ("n_layer", "n_head", "n_embd", "block_size", "max_new_tokens"):
-        if getattr(config, name) < 1:
-            raise UsageError(f"model.{name} must be a positive integer, got {getattr(config, name)}")
-    if config.arch == "gpt" and config.n_embd % config.n_head:
-        raise UsageError(f"model.n_embd={config.n_embd} must be divisible by model.n_head={config.n_head}")
-    if not 0 <= config.dropout < 1:
-        raise UsageError(f"model.dropout must be in [0, 1), got {config.dropout}")
+    if config.max_new_tokens < 1:
+        raise UsageError(f"model.max_new_tokens must be a positive integer, got {config.max_new_tokens}")
+    if config.arch == "gpt":
+        gpt.check_shape(config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout)
+    else:
+        gpt.check_shape(config.n_layer, 1, config.n_embd, config.block_size, config.dropout)  # the LSTM has no heads
     if config.tokenizer == "bpe" and config.bpe_vocab_size < 257:
         raise UsageError(f"model.bpe_vocab_size must be at least 257 (256 bytes + end-of-text), got {config.bpe_vocab_size}")
 
 
-def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-        raise UsageError(f"--temperature must be a number >= 0 (0 is greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-        raise UsageError(f"--top-k must be a positive integer, got {top_k!r}")
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
-        raise UsageError(f"--top-p must be in (0, 1], got {top_p!r}")
-
-
-def pick_next(logits: Tensor, generator: torch.Generator | None, temperature: float, top_k: int | None, top_p: float | None) -> Tensor:
-    """One token per row of `logits` N×V -> N×1: greedy at temperature 0, else sampled after top-k/top-p."""
-    if temperature == 0:
-        return logits.argmax(-1, keepdim=True)
-    logits = logits.float() / temperature
-    if top_k is not None and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None and top_p < 1:
-        ordered, order = logits.sort(-1, descending=True)
-        probs = ordered.softmax(-1)
-        drop = probs.cumsum(-1) - probs >= top_p  # the mass before this token already reaches top_p
-        logits = logits.scatter(-1, order, ordered.masked_fill(drop, float("-inf")))
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator)
+def build_network(config: TextConfig, vocab_size: int) -> nn.Module:
+    """The GPT-2 (HF `GPT2Model`, tied head) or the char-LSTM, sized by `config`."""
+    if config.arch == "gpt":
+        return GPT2Model(gpt.gpt2_config(vocab_size, config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout))
+    return CharLSTM(vocab_size, config.n_embd, config.n_layer, config.dropout)
 
 
 class Pieces:
@@ -107,20 +90,26 @@ class Pieces:
 class TextFamily(Family):
     Config = TextConfig
     modality = "text"
+    conditions: ClassVar[tuple[Condition, ...]] = (
+        Condition("prompt", str, "", "text each sample continues (it starts every sample)"),
+        Condition("max_new_tokens", int, None, "tokens to generate (default: model.max_new_tokens)"),
+        Condition("temperature", float, 1.0, "softmax temperature; 0 is greedy"),
+        Condition("top_k", int, None, "sample among the k most likely tokens"),
+        Condition("top_p", float, None, "sample among the most likely tokens holding this much probability (nucleus)"),
+        Condition("stream", object, None, "a callable receiving each new piece of text (n == 1 only)"),
+    )
     tiny: ClassVar[dict[str, Any]] = {
         "model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "model.block_size": 16, "model.bpe_vocab_size": 300,
         "model.max_new_tokens": 24, "data.batch_size": 8, "train.num_preview": 2,
     }
 
-    def __init__(self, config: TextConfig, info: dict[str, Any]) -> None:
-        """`info` needs only `vocab_size`: the VQ-VAE prior builds a GPT over code indices this way."""
-        super().__init__(config, info)
+    def __init__(self, config: TextConfig, info: dict[str, Any], context: FamilyContext) -> None:
+        super().__init__(config, info, context)
         check_config(config)
-        vocab_size = info["vocab_size"]
         if config.arch == "gpt":
-            self.transformer = GPT2Model(gpt.gpt2_config(vocab_size, config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout))
+            self.transformer = build_network(config, info["vocab_size"])
         else:
-            self.lstm = CharLSTM(vocab_size, config.n_embd, config.n_layer, config.dropout)
+            self.lstm = build_network(config, info["vocab_size"])
         self._tokenizer: PreTrainedTokenizerFast | None = None
 
     # ---- setup: tokenizer and fine-tuning source ---------------------------------------------
@@ -145,54 +134,36 @@ class TextFamily(Family):
             tokenizer = tok.train_bpe(train.text, config.bpe_vocab_size)
         tokenizer.save_pretrained(str(assets))
         info = {"vocab_size": len(tokenizer), "tokenizer": config.tokenizer}
-        if init is not None:
-            cls(config, info).load_pretrained(init)  # fail now on a mismatch, not after the data is tokenized
+        if init is not None:  # fail now on a mismatch, not after the data is tokenized
+            load_pretrained(build_network(config, info["vocab_size"]), init, config, info["vocab_size"])
         return info
-
-    def load_pretrained(self, folder: Path) -> None:
-        """Copy weights from a text checkpoint folder or a Hugging Face GPT-2 folder (`model.safetensors`)."""
-        file = folder / "model.safetensors"
-        if not file.is_file():
-            raise ZooError(f"model.init_from={folder} has no model.safetensors", hint="pass a text run's checkpoint folder (RUN/checkpoints/step_N) or a Hugging Face GPT-2 folder saved with safetensors")
-        if self.config.arch == "gpt":
-            check_hf_config(folder, self.config, self.info["vocab_size"])
-        try:
-            weights = load_file(str(file))
-        except (SafetensorError, OSError) as err:
-            raise ZooError(f"model.init_from: {file} is unreadable ({err})") from err
-        prefix, module = ("transformer.", self.transformer) if self.config.arch == "gpt" else ("lstm.", self.lstm)
-        skip = ("lm_head.weight", ".attn.bias", ".attn.masked_bias")  # tied head; old GPT-2 mask buffers
-        weights = {k.removeprefix(prefix): v for k, v in weights.items() if not k.endswith(skip)}
-        try:
-            missing, unexpected = module.load_state_dict(weights, strict=False)
-        except RuntimeError as err:  # shape mismatches; the first detail line names the tensor
-            detail = ([line.strip() for line in str(err).splitlines()[1:] if line.strip()] or [str(err)])[0]
-            raise ZooError(f"model.init_from={folder} does not fit this model: {detail}", hint="match model.* to the folder's architecture") from err
-        if missing or unexpected:
-            raise ZooError(f"model.init_from={folder} is not a {self.config.arch} text model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
 
     # ---- data -----------------------------------------------------------------------------------
     @property
-    def tokenizer(self) -> PreTrainedTokenizerFast | None:
-        """The run's tokenizer from its assets folder; None for a model built from ids alone (a VQ-VAE prior)."""
+    def tokenizer(self) -> PreTrainedTokenizerFast:
+        """The run's tokenizer, read once from its assets folder (where `setup` saved it)."""
         if self._tokenizer is None:
-            assets = self.__dict__.get("assets")
-            if assets is not None and (Path(assets) / "tokenizer.json").is_file():
-                self._tokenizer = tok.load(Path(assets))
+            folder = Path(self.context.assets)
+            if not (folder / "tokenizer.json").is_file():
+                raise ZooError(f"the text model's assets folder {folder} has no tokenizer.json", hint="load the model from its run (zoo.load RUN), which keeps the tokenizer with it")
+            self._tokenizer = tok.load(folder)
         return self._tokenizer
 
-    def require_tokenizer(self) -> PreTrainedTokenizerFast:
-        if self.tokenizer is None:
-            raise ZooError("this text model has no tokenizer (it was built from token ids only)", hint="use generate(ids) and loss(ids) on token ids")
-        return self.tokenizer
-
     def prepare(self, data: TextData) -> TokenWindows:
-        ids = tok.encode(self.require_tokenizer(), data.text)
+        ids = tok.encode(self.tokenizer, data.text)
         if len(ids) <= self.config.block_size:
             raise UsageError(f"the {data.info.get('split', 'text')} split has {len(ids)} tokens, not more than model.block_size={self.config.block_size}; lower model.block_size")
         return TokenWindows(compact(ids, self.info["vocab_size"]), self.config.block_size, {**data.info, "tokens": len(ids)})
 
     # ---- model ----------------------------------------------------------------------------------
+    @property
+    def window(self) -> int | None:
+        """Positions the model reads (gpt.Autoregressive): the GPT's block_size; the LSTM's is unbounded."""
+        return self.config.block_size if self.config.arch == "gpt" else None
+
+    def network(self) -> nn.Module:
+        return self.transformer if self.config.arch == "gpt" else self.lstm
+
     def forward(self, ids: Tensor) -> Tensor:
         """Logits N×T×V for ids N×T read from the start (T <= block_size for the GPT)."""
         if self.config.arch == "lstm":
@@ -211,52 +182,27 @@ class TextFamily(Family):
         """Mean next-token cross-entropy (nats) of ids[:, 1:] given ids[:, :-1]; ids N×T, T-1 <= block_size."""
         return F.cross_entropy(self(ids[:, :-1]).flatten(0, 1).float(), ids[:, 1:].flatten())
 
+    @torch.no_grad()
+    def nll(self, batch: dict[str, Tensor]) -> Tensor:
+        """Negative log-likelihood of each window's next tokens `y` given its inputs `x` (N×T each), summed
+        over the window: N nats (capabilities.LogLikelihood)."""
+        logits = self(batch["x"]).float()  # N×T×V
+        return F.cross_entropy(logits.transpose(1, 2), batch["y"], reduction="none").sum(1)
+
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
         if ctx.step == 0 and self.config.init_from:  # a fresh fine-tuning run starts from init_from's weights
-            self.load_pretrained(Path(self.config.init_from))
+            load_pretrained(self.network(), Path(self.config.init_from), self.config, self.info["vocab_size"])
         loss = F.cross_entropy(self(batch["x"]).flatten(0, 1).float(), batch["y"].flatten())
         ctx.update("model", loss)
         return {"loss": loss.detach()}
 
     # ---- generation -----------------------------------------------------------------------------
-    def steps(
-        self, ids: Tensor, max_new_tokens: int, generator: torch.Generator | None, temperature: float,
-        top_k: int | None, top_p: float | None, use_cache: bool = True,
-    ) -> Iterator[Tensor]:
-        """Yield the next N×1 tokens one at a time after ids N×T0.
-
-        Cached, each step feeds only the newest token (GPT: key/value cache; LSTM: hidden state). A
-        GPT's absolute positions cannot slide, so when its cache fills the context window it restarts
-        on the last half window. Uncached, each step recomputes the last `block_size` tokens (nanoGPT's
-        loop) or, for the LSTM, the whole sequence: the reference the cached path is checked against.
-        """
-        is_gpt = self.config.arch == "gpt"
-        window = self.config.block_size if is_gpt else None
-        context, state = ids, None
-        feed = context[:, -window:] if is_gpt else context
-        for _ in range(max_new_tokens):
-            if use_cache:
-                logits, state = self.decode(feed, state)
-            else:
-                logits = self(context[:, -window:] if is_gpt else context)
-            token = pick_next(logits[:, -1], generator, temperature, top_k, top_p)
-            yield token
-            context, feed = torch.cat([context, token], 1), token
-            if use_cache and is_gpt and state[0][0].shape[2] >= window:
-                state, feed = None, context[:, -max(1, window // 2):]
-
-    @torch.no_grad()
     def generate(
         self, ids: Tensor, max_new_tokens: int, generator: torch.Generator | None = None, temperature: float = 1.0,
         top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
     ) -> Tensor:
         """Continue ids N×T0 (T0 >= 1) with `max_new_tokens` sampled tokens -> N×(T0 + max_new_tokens)."""
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise UsageError(f"max_new_tokens must be a non-negative integer, got {max_new_tokens!r}")
-        if ids.ndim != 2 or ids.shape[1] == 0:
-            raise UsageError(f"generate needs token ids N×T0 with T0 >= 1, got shape {tuple(ids.shape)}")
-        check_sampling(temperature, top_k, top_p)
-        return torch.cat([ids, *self.steps(ids, max_new_tokens, generator, temperature, top_k, top_p, use_cache)], 1)
+        return gpt.generate(self, ids, max_new_tokens, generator, temperature, top_k, top_p, use_cache)
 
     @torch.no_grad()
     def sample(
@@ -266,16 +212,16 @@ class TextFamily(Family):
         """`n` continuations of `prompt` (each text starts with the prompt); `stream(piece)` receives the
         prompt, then each new piece of text as it is generated (n == 1 only). `max_new_tokens` defaults
         to model.max_new_tokens."""
-        tokenizer = self.require_tokenizer()
+        tokenizer = self.tokenizer
         max_new_tokens = self.config.max_new_tokens if max_new_tokens is None else max_new_tokens
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        if max_new_tokens <= 0:
             raise UsageError(f"--max-new-tokens must be a positive integer, got {max_new_tokens!r}")
-        check_sampling(temperature, top_k, top_p)
-        if not isinstance(prompt, str):
-            raise UsageError(f"--prompt must be text, got {prompt!r}")
+        gpt.check_sampling(temperature, top_k, top_p)
         unknown = tok.unknown_characters(tokenizer, prompt)
         if unknown:
             raise UsageError(f"--prompt has characters outside this model's vocabulary: {', '.join(map(repr, unknown))}; remove or replace them")
+        if stream is not None and not callable(stream):
+            raise UsageError(f"stream must be a callable receiving text, got {stream!r}")
         if stream is not None and n != 1:
             raise UsageError(f"streaming prints one sample; use -n 1 (got -n {n})")
         if prompt or not tok.unknown_characters(tokenizer, START):
@@ -287,7 +233,7 @@ class TextFamily(Family):
         if stream is not None and prompt:
             stream(prompt)
         new = []
-        for token in self.steps(ids, max_new_tokens, generator, temperature, top_k, top_p):
+        for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
             new.append(token)
             piece = pieces.push(int(token[0])) if stream is not None else ""
             if piece:
@@ -299,6 +245,7 @@ class TextFamily(Family):
         return TextSamples(texts, meta={"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p})
 
     # ---- evaluation and export ------------------------------------------------------------------
+    @torch.no_grad()
     def evaluate(self, ctx: Any) -> dict[str, float]:
         """Validation loss (mean next-token nats) over the test split cut into non-overlapping windows:
         deterministic, and the same expectation as nanoGPT's random-window estimate_loss. Bits per
@@ -308,11 +255,9 @@ class TextFamily(Family):
         starts = torch.arange(0, len(test), T, device=ctx.device)[: MAX_EVAL_BATCHES * ctx.batch_size]
         nats = 0.0
         for i in range(0, len(starts), ctx.batch_size):
-            batch = test.batch(starts[i : i + ctx.batch_size])
-            logits = self(batch["x"])
-            nats += F.cross_entropy(logits.flatten(0, 1).float(), batch["y"].flatten(), reduction="sum").item()
+            nats += self.nll(test.batch(starts[i : i + ctx.batch_size])).sum().item()
         tokens = len(starts) * T
-        text = tok.decode(self.require_tokenizer(), test.ids[1 : tokens + 1].tolist())  # exactly the predicted tokens
+        text = tok.decode(self.tokenizer, test.ids[1 : tokens + 1].tolist())  # exactly the predicted tokens
         mean = nats / tokens
         return {
             "val_loss": mean,
@@ -322,16 +267,15 @@ class TextFamily(Family):
         }
 
     def hf_config(self) -> GPT2Config:
-        c, eos = self.config, self.tokenizer.eos_token_id if self.tokenizer is not None else None
-        return gpt.gpt2_config(self.info["vocab_size"], c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, eos)
+        c = self.config
+        return gpt.gpt2_config(self.info["vocab_size"], c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, self.tokenizer.eos_token_id)
 
     def throughput_unit(self) -> tuple[str, float]:
         return "tokens", float(self.config.block_size)
 
     def save_assets(self, folder: Path) -> None:
         """Tokenizer files, and for the GPT a Hugging Face config.json + generation_config.json."""
-        if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
         if self.config.arch == "gpt":
             config = self.hf_config()
             config.save_pretrained(str(folder))
@@ -339,6 +283,30 @@ class TextFamily(Family):
                 do_sample=True, max_new_tokens=self.config.max_new_tokens, top_k=0,
                 bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.eos_token_id,
             ).save_pretrained(str(folder))
+
+
+def load_pretrained(network: nn.Module, folder: Path, config: TextConfig, vocab_size: int) -> None:
+    """Copy weights into `network` (the GPT2Model or CharLSTM) from a text checkpoint folder or a Hugging
+    Face GPT-2 folder (`model.safetensors`)."""
+    file = folder / "model.safetensors"
+    if not file.is_file():
+        raise ZooError(f"model.init_from={folder} has no model.safetensors", hint="pass a text run's checkpoint folder (RUN/checkpoints/step_N) or a Hugging Face GPT-2 folder saved with safetensors")
+    if config.arch == "gpt":
+        check_hf_config(folder, config, vocab_size)
+    try:
+        weights = load_file(str(file))
+    except (SafetensorError, OSError) as err:
+        raise ZooError(f"model.init_from: {file} is unreadable ({err})") from err
+    prefix = "transformer." if config.arch == "gpt" else "lstm."
+    skip = ("lm_head.weight", ".attn.bias", ".attn.masked_bias")  # tied head; old GPT-2 mask buffers
+    weights = {k.removeprefix(prefix): v for k, v in weights.items() if not k.endswith(skip)}
+    try:
+        missing, unexpected = network.load_state_dict(weights, strict=False)
+    except RuntimeError as err:  # shape mismatches; the first detail line names the tensor
+        detail = ([line.strip() for line in str(err).splitlines()[1:] if line.strip()] or [str(err)])[0]
+        raise ZooError(f"model.init_from={folder} does not fit this model: {detail}", hint="match model.* to the folder's architecture") from err
+    if missing or unexpected:
+        raise ZooError(f"model.init_from={folder} is not a {config.arch} text model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
 
 
 def check_hf_config(folder: Path, config: TextConfig, vocab_size: int) -> None:

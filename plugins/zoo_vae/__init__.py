@@ -1,4 +1,4 @@
-"""The vae family: convolutional VAE, β-VAE, conditional VAE and VQ-VAE with a transformer prior."""
+"""The vae and vqvae families: convolutional VAE, β-VAE and conditional VAE; VQ-VAE with a GPT prior over its codes."""
 from __future__ import annotations
 
 from zoo.hookspecs import hookimpl
@@ -7,3 +7,4 @@ from zoo.hookspecs import hookimpl
 @hookimpl
 def register_models(register) -> None:
     register("vae", "zoo_vae.family:VAEFamily")
+    register("vqvae", "zoo_vae.vqvae_family:VQVAEFamily")

@@ -6,16 +6,16 @@ keeps encoder outputs near their codes, and the codebook follows its assigned ve
 moving averages (the paper's appendix A.1) rather than by gradient. Codes unused for a while are
 restarted at random encoder outputs (as in Jukebox, Dhariwal et al. 2020), which keeps the codebook in use.
 
-The prior is the text family's GPT, reused through the registry: it models the code grid in raster
-order as a sequence that starts with a BOS token (id K, after the K codes).
+The prior is the core's GPT (zoo.nn.gpt): it models the code grid in raster order as a sequence that
+starts with a BOS token (id K, after the K codes).
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from zoo.distributed import all_reduce_sum, broadcast_from_main
-from zoo.errors import ZooError
+from zoo.contract import StepContext
+from zoo.nn.gpt import GPT
 from zoo_vae.likelihood import Likelihood
 
 
@@ -51,13 +51,16 @@ class VectorQuantizer(nn.Module):
         return z_e + (z_q - z_e).detach(), codes, commitment
 
     @torch.no_grad()
-    def update(self, z_e: Tensor, codes: Tensor) -> None:
-        """Move each code toward the mean of the encoder outputs assigned to it (EMA with Laplace smoothing)."""
+    def update(self, z_e: Tensor, codes: Tensor, ctx: StepContext) -> None:
+        """Move each code toward the mean of the encoder outputs assigned to it (EMA with Laplace smoothing).
+
+        Under torchrun `ctx`'s collectives make the statistics the global batch's and the restarts rank 0's,
+        so every rank keeps the same codebook (DDP never sees buffers updated outside autograd)."""
         flat = z_e.detach().float().permute(0, 2, 3, 1).reshape(-1, z_e.shape[1])  # M×D
         codes = codes.flatten()
         counts = torch.bincount(codes, minlength=self.num_codes).float()
         sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)
-        all_reduce_sum(counts, sums)  # under torchrun: the global batch's statistics, one codebook for all ranks
+        ctx.all_reduce_sum(counts, sums)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
@@ -65,7 +68,7 @@ class VectorQuantizer(nn.Module):
         self.embed.copy_(self.embed_sum / smoothed[:, None])
         dead = self.cluster_size < self.restart_below
         if dead.any():
-            picks = broadcast_from_main(flat[torch.randint(len(flat), (int(dead.sum()),), device=flat.device)])
+            picks = ctx.broadcast_from_main(flat[torch.randint(len(flat), (int(dead.sum()),), device=flat.device)])
             self.embed[dead] = picks
             self.embed_sum[dead] = picks
             self.cluster_size[dead] = 1.0
@@ -110,7 +113,7 @@ class VQVAE(nn.Module):
             nn.ConvTranspose2d(width, channels, 4, 2, 1),  # N×C×S×S
         )
         self.likelihood = Likelihood(likelihood)
-        self.prior = build_prior(num_codes + 1, self.grid**2 + 1, prior_layers, prior_heads, prior_embd)
+        self.prior = GPT(num_codes + 1, self.grid**2 + 1, prior_layers, prior_heads, prior_embd)
 
     @property
     def bos(self) -> int:
@@ -141,14 +144,3 @@ class VQVAE(nn.Module):
         # BOS is never a training target, so the trained prior gives it vanishing mass; a stray one decodes as the last code.
         return ids.clamp(max=self.num_codes - 1).reshape(n, self.grid, self.grid)
 
-
-def build_prior(vocab_size: int, block_size: int, n_layer: int, n_head: int, n_embd: int) -> nn.Module:
-    """The text family's GPT, sized for code sequences: one shared transformer implementation in the zoo."""
-    from zoo.registry import get_catalog
-
-    try:
-        TextFamily = get_catalog().get("models", "text").load()
-    except (ZooError, ImportError) as err:
-        raise ZooError(f"the VQ-VAE prior needs the text family's transformer, which failed to load ({err})", hint="install or repair the zoo_text plugin") from err
-    config = TextFamily.Config(arch="gpt", n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=0.0)
-    return TextFamily(config, {"vocab_size": vocab_size})

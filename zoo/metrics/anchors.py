@@ -6,8 +6,8 @@
 
 An anchor is one-sided: a lower-is-better value (fid, kid) misses when it exceeds value + tolerance,
 a higher-is-better one (precision, inception_score) when it falls below value - tolerance. The
-direction comes from the metric's `higher_is_better` table, or from the anchor's own
-`higher_is_better: true|false` (needed for a family's own numbers, such as test_elbo).
+direction comes from the metric's declared `higher_is_better` (zoo.evaluation.Metric), or from the
+anchor's own `higher_is_better: true|false` (needed for a family's own numbers, such as test_elbo).
 """
 from __future__ import annotations
 
@@ -42,13 +42,12 @@ class Anchor:
 
 
 def metric_directions(metric_names: list[str]) -> dict[str, bool]:
-    """Value name -> higher is better, from the registered metrics' `higher_is_better` tables."""
-    from zoo.registry import get_catalog
+    """Value name -> higher is better, from the registered metrics' declared `higher_is_better`."""
+    from zoo.evaluation import load_metric
 
-    catalog = get_catalog()
     out: dict[str, bool] = {}
     for name in metric_names:
-        out.update(getattr(catalog.get("metrics", name).load(), "higher_is_better", {}))
+        out.update(load_metric(name).directions())
     return out
 
 

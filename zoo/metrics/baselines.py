@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
-from zoo.config import EvalConfig, TrainConfig
-from zoo.contract import Family
+from zoo.config import DataConfig, EvalConfig, TrainConfig
+from zoo.contract import Family, FamilyContext
 from zoo.errors import UsageError
 from zoo.evaluation import EvalContext, MetricResult, evaluate_model
 from zoo.metrics.features import NATIVE_SIZE
@@ -28,9 +29,9 @@ class RealImages(Family):
 
     modality: ClassVar[str] = "image"
 
-    def __init__(self, images: torch.Tensor) -> None:
-        super().__init__(None, {})
-        self.images = images  # uint8 N×C×H×W
+    def __init__(self, images: torch.Tensor, data: DataConfig) -> None:
+        super().__init__(None, {}, FamilyContext(Path(os.devnull), data))  # a stand-in writes no assets
+        self.register_buffer("images", images)  # uint8 N×C×H×W; in the state dict, so it is the model's state
         self.drawn = 0
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> ImageSamples:
@@ -78,4 +79,4 @@ def real_baselines(
     train = ctx.raw_split("train")
     if num_samples > len(train):
         raise UsageError(f"--num-samples {num_samples} is more than the {len(train)} train images of {dataset}")
-    return evaluate_model(RealImages(train.fields["x"]), ctx, metrics if metrics is not None else list(DEFAULT_METRICS))
+    return evaluate_model(RealImages(train.fields["x"][:num_samples], config.data), ctx, metrics if metrics is not None else list(DEFAULT_METRICS))

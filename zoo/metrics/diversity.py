@@ -5,17 +5,16 @@ own `evaluate()`, since only the model knows its tokenizer; this metric needs sa
 """
 from __future__ import annotations
 
-from typing import Any
-
+from zoo.contract import Family
 from zoo.errors import UsageError
-from zoo.evaluation import EvalContext, MetricResult
+from zoo.evaluation import EvalContext, Metric, MetricResult
 from zoo.metrics.text import distinct_n
 from zoo.samples import TextSamples
 
 ORDERS = (1, 2, 3)
 
 
-class DistinctN:
+class DistinctN(Metric):
     """distinct-1/2/3: unique word n-grams over all n-grams, pooled over the samples (Li et al., 2016).
 
     Words are whitespace-separated; characters would make distinct-1 the alphabet's share."""
@@ -25,7 +24,7 @@ class DistinctN:
     modalities = ("text",)
     higher_is_better = {f"distinct_{n}": True for n in ORDERS}
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples = ctx.samples(model)
         if not isinstance(samples, TextSamples):
             raise UsageError(f"distinct_n needs text samples, but {type(model).__name__} made {type(samples).__name__}")

@@ -2,7 +2,7 @@
 
 FID, KID, precision/recall and IS are only as good as the features they are computed on. ImageNet's
 Inception-v3 knows nothing about handwritten digits, so each image dataset gets its own classifier,
-trained deterministically on its train split and cached under
+trained deterministically on its train split and cached (zoo.metrics.networks, hash-checked on load) as
 
     <cache>/features/<dataset>-<key>.safetensors   weights
     <cache>/features/<dataset>-<key>.json          data checksum, recipe, test accuracy, weights sha256
@@ -22,8 +22,6 @@ import hashlib
 import json
 import math
 import os
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zoo.config import suggest
-from zoo.data.spec import ImageDataConfig, cache_dir, file_digest
+from zoo.data.spec import ImageDataConfig, file_digest
 from zoo.errors import UsageError, ZooError
+from zoo.metrics.networks import cached_network
 
 # Datasets that have a domain feature network, with their native image size.
 NATIVE_SIZE = {"mnist": 28, "fashion-mnist": 28}
@@ -186,11 +185,6 @@ def native_split(dataset: str, split: str, data_dir: str | os.PathLike[str] | No
     return load_dataset(ImageDataConfig(dataset=dataset, image_size=NATIVE_SIZE[dataset]), split, data_dir)
 
 
-def feature_paths(dataset: str, key: str) -> tuple[Path, Path]:
-    stem = cache_dir() / "features" / f"{dataset}-{key}"
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-
-
 def domain_features(
     dataset: str,
     device: torch.device | str = "cpu",
@@ -199,50 +193,32 @@ def domain_features(
     quiet: bool = False,
 ) -> DomainFeatures:
     """The dataset's feature network: loaded from the cache, or trained once (CPU, about a minute) and cached."""
-    from safetensors.torch import load_model, save_model
-
-    from zoo.samples import atomic_write_bytes
-
     train = native_split(dataset, "train", data_dir)
     images, labels = train.fields["x"], train.fields["y"]
     checksum = data_checksum(images, labels)
     recipe_json = json.dumps(dataclasses.asdict(recipe), sort_keys=True)
     key = hashlib.sha256(f"{checksum}:{recipe_json}".encode()).hexdigest()[:16]
-    weights, card_file = feature_paths(dataset, key)
-    net = FeatureNet(images.shape[1], int(labels.max()) + 1, images.shape[-1])
-    if weights.is_file() and card_file.is_file():
-        card = json.loads(card_file.read_text())
-        if file_digest(weights) != card.get("weights_sha256"):
-            raise ZooError(f"feature network {weights} does not match its checksum in {card_file.name}", hint="delete both files to retrain it")
-        load_model(net, str(weights))
-        return DomainFeatures(dataset, net.eval().to(device), card, weights)
 
-    if not quiet:
-        print(f"training the {dataset} feature network (once; cached in {weights.parent})", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    net = train_feature_net(images, labels, recipe)
-    seconds = time.perf_counter() - started
-    test = native_split(dataset, "test", data_dir)
-    card = {
-        "dataset": dataset,
-        "data_sha256": checksum,
-        "recipe": dataclasses.asdict(recipe),
-        "architecture": "conv5x5/2(32)-bn-relu, conv3x3/2(64)-bn-relu, fc128 (features, standardised), relu, fc",
-        "test_accuracy": accuracy(net, test.fields["x"], test.fields["y"]),
-        "train_seconds": round(seconds, 1),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
-    save_model(net, str(tmp))
-    card["weights_sha256"] = file_digest(tmp)
-    os.replace(tmp, weights)
-    atomic_write_bytes(card_file, json.dumps(card, indent=2).encode())
-    if not quiet:
-        print(f"{dataset} feature network: test accuracy {card['test_accuracy']:.4f}, trained in {seconds:.0f} s", file=sys.stderr, flush=True)
-    return DomainFeatures(dataset, net.to(device), card, weights)
+    def describe(net: FeatureNet) -> dict[str, Any]:
+        test = native_split(dataset, "test", data_dir)
+        return {
+            "dataset": dataset,
+            "data_sha256": checksum,
+            "recipe": dataclasses.asdict(recipe),
+            "architecture": "conv5x5/2(32)-bn-relu, conv3x3/2(64)-bn-relu, fc128 (features, standardised), relu, fc",
+            "test_accuracy": accuracy(net, test.fields["x"], test.fields["y"]),
+        }
+
+    cached = cached_network(
+        f"{dataset}-{key}",
+        build=lambda: FeatureNet(images.shape[1], int(labels.max()) + 1, images.shape[-1]),
+        train=lambda: train_feature_net(images, labels, recipe),
+        describe=describe,
+        title=f"{dataset} feature network",
+        device=device,
+        quiet=quiet,
+    )
+    return DomainFeatures(dataset, cached.net, cached.card, cached.weights)
 
 
 @dataclass

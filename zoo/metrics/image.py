@@ -4,7 +4,8 @@ Sample-based metrics compare the evaluation's generated images (`ctx.samples`, d
 evaluation seed) against the dataset's test split at the run's image size, both mapped through one
 feature network (zoo.metrics.features: the dataset's own CNN by default, Inception-v3 with
 `--features inception`), which resizes both the same way.
-Real and generated features are computed once per evaluation and shared through `ctx.cache`.
+Real features are computed once per evaluation context, generated ones once per model state, and
+shared through `ctx.cache`. Label accuracy needs the `Conditional` capability, PSNR/SSIM `Reconstructs`.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from zoo.capabilities import Reconstructs, num_classes
+from zoo.contract import Family
 from zoo.errors import UsageError
-from zoo.evaluation import EvalContext, MetricResult
+from zoo.evaluation import CacheKey, EvalContext, Metric, MetricResult
 from zoo.metrics.features import DomainFeatures, check_options, domain_features, inception_features
 from zoo.metrics.frechet import feature_stats, frechet_distance_from_stats
 from zoo.metrics.image_quality import psnr, ssim
@@ -39,20 +42,19 @@ class Features:
 
 def extractor(ctx: EvalContext) -> Any:
     """The evaluation's feature network (DomainFeatures or InceptionFeatures), loaded once."""
-    if "image:extractor" not in ctx.cache:
+
+    def load() -> Any:
         check_options(ctx.options)
         if ctx.options.get("features", "domain") == "inception":
-            ctx.cache["image:extractor"] = inception_features(ctx.options.get("features.weights"), ctx.device)
-        else:
-            ctx.cache["image:extractor"] = classifier(ctx)
-    return ctx.cache["image:extractor"]
+            return inception_features(ctx.options.get("features.weights"), ctx.device)
+        return classifier(ctx)
+
+    return ctx.cached(CacheKey("image-extractor"), load)
 
 
 def classifier(ctx: EvalContext) -> DomainFeatures:
     """The dataset's domain network; label accuracy uses it whichever features the other metrics use."""
-    if "image:classifier" not in ctx.cache:
-        ctx.cache["image:classifier"] = domain_features(ctx.config.data.dataset, ctx.device, ctx.data_dir)
-    return ctx.cache["image:classifier"]
+    return ctx.cached(CacheKey("image-classifier"), lambda: domain_features(ctx.config.data.dataset, ctx.device, ctx.data_dir))
 
 
 def reference_images(ctx: EvalContext) -> Tensor:
@@ -65,32 +67,30 @@ def reference_images(ctx: EvalContext) -> Tensor:
 
 
 def real_features(ctx: EvalContext) -> Features:
-    """Features of the whole test split (the reference set), once per evaluation."""
+    """Features of the whole test split (the reference set), once per evaluation context."""
     net = extractor(ctx)
-    key = f"image:real:{net.name}"
-    if key not in ctx.cache:
-        ctx.cache[key] = Features(*net(reference_images(ctx)))
-    return ctx.cache[key]
+    return ctx.cached(CacheKey("image-real-features", net.name), lambda: Features(*net(reference_images(ctx))))
 
 
-def generated_images(model: Any, ctx: EvalContext) -> Tensor:
+def generated_images(model: Family, ctx: EvalContext) -> Tensor:
     samples = ctx.samples(model)
     if not isinstance(samples, ImageSamples):
         raise UsageError(f"image metrics need image samples, but {type(model).__name__} made {type(samples).__name__}")
     return samples.images
 
 
-def generated_features(model: Any, ctx: EvalContext) -> Features:
-    """Features of the evaluation's generated images, once per evaluation."""
+def generated_features(model: Family, ctx: EvalContext) -> Features:
+    """Features of the evaluation's generated images, once per model state."""
     net = extractor(ctx)
-    key = f"samples:{ctx.num_samples}:features:{net.name}"  # "samples:" keys are dropped when the model changes
-    if key not in ctx.cache:
+
+    def extract() -> Features:
         images = generated_images(model, ctx)
         channels = net.net.conv1.in_channels if isinstance(net, DomainFeatures) else images.shape[1]
         if images.shape[1] != channels:
             raise UsageError(f"the model makes {images.shape[1]}-channel images but the {net.name} network takes {channels}; evaluate on the dataset it was trained on")
-        ctx.cache[key] = Features(*net(images))
-    return ctx.cache[key]
+        return Features(*net(images))
+
+    return ctx.cached(ctx.model_key(model, "image-generated-features", net.name, ctx.num_samples), extract)
 
 
 def protocol(ctx: EvalContext, num_real: int | None, num_generated: int, **extra: Any) -> dict[str, Any]:
@@ -107,15 +107,15 @@ def protocol(ctx: EvalContext, num_real: int | None, num_generated: int, **extra
     return {**out, "num_generated": num_generated, "seed": ctx.seed, **extra}
 
 
-class FID:
+class FID(Metric):
     """Fréchet distance between Gaussians fitted to real and generated features."""
 
     name = "fid"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"fid": False}
+    higher_is_better = False
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         real, fake = real_features(ctx), generated_features(model, ctx)
         result = frechet_distance_from_stats(*feature_stats(real.feats), *feature_stats(fake.feats))
         if result.regularized:
@@ -124,22 +124,22 @@ class FID:
         return MetricResult({"fid": result.value}, proto)
 
 
-class KID:
+class KID(Metric):
     """Unbiased polynomial-kernel MMD², mean and std over random subsets."""
 
     name = "kid"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"kid": False}
+    higher_is_better = False
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         real, fake = real_features(ctx), generated_features(model, ctx)
         size = min(KID_SUBSET_SIZE, len(real.feats), len(fake.feats))
         mean, std = kernel_inception_distance(real.feats, fake.feats, KID_SUBSETS, size, generator=ctx.seed)
         return MetricResult({"kid": mean, "kid_std": std}, protocol(ctx, len(real.feats), len(fake.feats), subsets=KID_SUBSETS, subset_size=size))
 
 
-class PrecisionRecall:
+class PrecisionRecall(Metric):
     """k-NN precision/recall (Kynkäänniemi et al.) and density/coverage (Naeem et al.).
 
     The real set is the first N test images, N the number of generated ones, since k-NN radii
@@ -150,7 +150,7 @@ class PrecisionRecall:
     modalities = ("image",)
     higher_is_better = {"precision": True, "recall": True, "density": True, "coverage": True}
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         real, fake = real_features(ctx), generated_features(model, ctx)
         n = min(len(real.feats), len(fake.feats))
         values = prdc(real.feats[:n], fake.feats[:n], k=PRDC_K)
@@ -158,37 +158,38 @@ class PrecisionRecall:
         return MetricResult(ordered, protocol(ctx, n, n, k=PRDC_K))
 
 
-class InceptionScore:
+class InceptionScore(Metric):
     """exp(E KL(p(y|x) || p(y))) on the feature network's class probabilities of generated images."""
 
     name = "inception_score"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"inception_score": True}
+    higher_is_better = True
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         fake = generated_features(model, ctx)
         splits = min(IS_SPLITS, len(fake.logits))
         mean, std = inception_score(fake.logits.double().softmax(dim=1), splits)
         return MetricResult({"inception_score": mean, "inception_score_std": std}, protocol(ctx, None, len(fake.logits), splits=splits))
 
 
-class LabelAccuracy:
+class LabelAccuracy(Metric):
     """Class-conditional models: the share of images made with `label=k` that the domain network
     classifies as k, over num_samples images with the labels balanced.
 
-    A model is class-conditional when `getattr(model, "num_classes", 0) > 0` and its
-    `sample(n, generator, label=k)` draws n images of class k."""
+    The model needs the `Conditional` capability with `num_classes > 0`: `sample(n, generator, label=k)`
+    draws n images of class k."""
 
     name = "label_accuracy"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"label_accuracy": True}
+    higher_is_better = True
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
-        classes = getattr(model, "num_classes", 0)
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        classes = num_classes(model)
         if not classes:
-            raise UsageError(f"label_accuracy needs a class-conditional model (num_classes > 0); {type(model).__name__} is unconditional, so drop it from --metrics")
+            raise UsageError(f"label_accuracy needs a class-conditional model (capability zoo.capabilities.Conditional with num_classes > 0); "
+                             f"{type(model).__name__} is unconditional, so drop it from --metrics")
         net = classifier(ctx)
         if classes != net.net.head.out_features:
             raise UsageError(f"the model has {classes} classes but the {net.name} classifier knows {net.net.head.out_features}")
@@ -210,12 +211,13 @@ class LabelAccuracy:
         return MetricResult({"label_accuracy": hits / n}, proto)
 
 
-def reconstructions(model: Any, ctx: EvalContext) -> tuple[Tensor, Tensor]:
-    """(inputs, reconstructions), both N×C×H×W in [0, 1]: the first num_samples test images, once per evaluation."""
-    key = f"samples:{ctx.num_samples}:reconstructions"  # dropped with the samples when the model changes
-    if key not in ctx.cache:
-        if not callable(getattr(model, "reconstruct", None)):
-            raise UsageError(f"psnr and ssim need a model that reconstructs (a reconstruct(x) method, as VAEs have); {type(model).__name__} has none")
+def reconstructions(model: Family, ctx: EvalContext) -> tuple[Tensor, Tensor]:
+    """(inputs, reconstructions), both N×C×H×W in [0, 1]: the first num_samples test images, once per model state."""
+    if not isinstance(model, Reconstructs):
+        raise UsageError(f"psnr and ssim need a model that reconstructs (capability zoo.capabilities.Reconstructs: a reconstruct(x) method, "
+                         f"as VAEs have); {type(model).__name__} has none, so drop them from --metrics")
+
+    def reconstruct() -> tuple[Tensor, Tensor]:
         test = ctx.raw_split("test").to(ctx.device)
         inputs, outputs = [], []
         for batch in ctx.batches(test, limit=ctx.num_samples):
@@ -225,37 +227,38 @@ def reconstructions(model: Any, ctx: EvalContext) -> tuple[Tensor, Tensor]:
                 raise UsageError(f"{type(model).__name__}.reconstruct returned shape {tuple(y.shape)} for input {tuple(x.shape)}; it must return the input's shape")
             inputs.append(x.float().cpu())
             outputs.append(y.float().clamp(0, 1).cpu())
-        ctx.cache[key] = torch.cat(inputs), torch.cat(outputs)
-    return ctx.cache[key]
+        return torch.cat(inputs), torch.cat(outputs)
+
+    return ctx.cached(ctx.model_key(model, "image-reconstructions", n=ctx.num_samples), reconstruct)
 
 
 def reconstruction_protocol(ctx: EvalContext, x: Tensor, **extra: Any) -> dict[str, Any]:
     return {"reference": f"{ctx.config.data.dataset}:test", "num_real": len(x), "image_size": x.shape[-1], "seed": ctx.seed, **extra}
 
 
-class PSNR:
+class PSNR(Metric):
     """Mean per-image PSNR (dB) between test images and their reconstructions (clamped to [0, 1])."""
 
     name = "psnr"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"psnr": True}
+    higher_is_better = True
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         x, y = reconstructions(model, ctx)
         value = psnr(x, y).clamp(max=PSNR_CAP_DB).mean().item()
         return MetricResult({"psnr": value}, reconstruction_protocol(ctx, x, cap_db=PSNR_CAP_DB))
 
 
-class SSIM:
+class SSIM(Metric):
     """Mean per-image SSIM (11×11 Gaussian window, σ 1.5) between test images and their reconstructions."""
 
     name = "ssim"
     version = "1"
     modalities = ("image",)
-    higher_is_better = {"ssim": True}
+    higher_is_better = True
 
-    def compute(self, model: Any, ctx: EvalContext) -> MetricResult:
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         x, y = reconstructions(model, ctx)
         return MetricResult({"ssim": ssim(x, y).mean().item()}, reconstruction_protocol(ctx, x))
 

@@ -1,7 +1,7 @@
 """Metric plugins: the shared suite, registered as "module:attr" strings so listing stays torch-free.
 
-Each metric object has `name`, `version`, `modalities`, `higher_is_better` ({value key: bool}, the
-direction `zoo evaluate --check` uses) and `compute(model, ctx) -> MetricResult`.
+Each metric is an instance of a `zoo.evaluation.Metric` subclass: `name`, `version`, `modalities`,
+`higher_is_better` (the direction `zoo evaluate --check` uses) and `compute(model, ctx) -> MetricResult`.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ METRICS = {
     "psnr": "zoo.metrics.image:psnr_metric",
     "ssim": "zoo.metrics.image:ssim_metric",
     "distinct_n": "zoo.metrics.diversity:distinct",
+    "nll": "zoo.metrics.likelihood:nll",
 }
 
 
