@@ -138,7 +138,7 @@ def test_sample_on_a_folder_that_is_not_a_run(tmp_path):
 
 def test_sample_with_bad_condition(run_dir, tmp_path):
     assert_user_error(invoke("sample", run_dir, "--set", "label=3", "--out", tmp_path / "x.png"), 2, "unconditional")
-    assert_user_error(invoke("sample", run_dir, "--set", "colour=3", "--out", tmp_path / "x.png"), 2, "no condition 'colour'")
+    assert_user_error(invoke("sample", run_dir, "--set", "colour=3", "--out", tmp_path / "x.png"), 2, "unknown condition 'colour'")
 
 
 def copy_run(run_dir: Path, tmp_path: Path) -> Path:
