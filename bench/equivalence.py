@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("old", type=Path)
     parser.add_argument("presets", nargs="*")
     parser.add_argument("--steps", type=int, default=30)
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     print("| preset | steps | losses equal | old tensors without an identical new one |")
     print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ from zoo.config import SECTIONS
 from zoo.contract import Family, FamilyContext
 from zoo.errors import UsageError, ZooError
 from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
+from zoo.plugins import call_hook, check_loggers, loggers_for
 from zoo.presets import RunConfig, resolve
 from zoo.registry import get_catalog
 from zoo.run import Run
@@ -40,9 +41,11 @@ def train(
     overwrite: bool = False,
     quiet: bool = False,
     compile: bool = False,
+    loggers: list[str] | None = None,
     **sections: dict[str, Any],
 ) -> Run:
-    """Train preset `name` (or continue `resume`). Overrides: `overrides={"train.lr": 1e-4}` or `train={"lr": 1e-4}`."""
+    """Train preset `name` (or continue `resume`). Overrides: `overrides={"train.lr": 1e-4}` or `train={"lr": 1e-4}`.
+    `loggers` (e.g. `["tensorboard"]`) are added to the run's `train.loggers`."""
     flat = dict(overrides or {})
     for section, values in sections.items():
         if section not in SECTIONS or not isinstance(values, dict):
@@ -63,6 +66,7 @@ def train(
         if name is not None and name != run.config.preset:
             raise UsageError(f"--resume {resume} is a {run.config.preset!r} run, not {name!r}")
         config = _with_overrides(run.config, flat)
+        _add_loggers(config, loggers)
         run.config = config
     else:
         if name is None:
@@ -70,11 +74,18 @@ def train(
         config = resolve(name, flat)
         if seed is not None:
             config.seed = seed
+        _add_loggers(config, loggers)
         out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
     run = _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
     dist.shutdown()
     return run
+
+
+def _add_loggers(config: RunConfig, loggers: list[str] | None) -> None:
+    """Switch on `loggers` besides the config's own, checking every name before any work."""
+    config.train.loggers = list(dict.fromkeys([*config.train.loggers, *(loggers or [])]))
+    check_loggers(config.train.loggers)
 
 
 def _rank_device(device: str) -> str:
@@ -197,11 +208,12 @@ def evaluate(
     cfg = run.config.eval
     ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir, options=dict(options or {}))
     results = evaluate_model(model, ctx, metrics, step=model.checkpoint_step)
-    record_evaluation(run, model.checkpoint_step, results, model.weights)
+    with loggers_for(run):
+        record_evaluation(run, model.checkpoint_step, results, model.weights)
     return flatten(results)
 
 
-def record_evaluation(run: Run, step: int, results: dict[str, MetricResult], weights: str) -> dict[str, float]:
+def record_evaluation(run: Run, step: int, results: dict[str, MetricResult], weights: str = "raw") -> dict[str, float]:
     """Append evaluation results with their protocols (which weights were scored included) to
     metrics.jsonl and fold them into summary.json."""
     values = flatten(results)
@@ -209,6 +221,7 @@ def record_evaluation(run: Run, step: int, results: dict[str, MetricResult], wei
     run.log({"step": step, "eval": values, "protocol": protocols})
     summary = run.summary()
     run.update_summary({"eval": {**summary.get("eval", {}), **values}, "eval_step": step, "protocol": {**summary.get("protocol", {}), **protocols}})
+    call_hook("on_evaluation", run=run, step=step, values=values, protocols=protocols)
     return values
 
 
@@ -219,4 +232,5 @@ def preview(run: Run, model: Family, step: int) -> None:
     samples = model.sample(n, generator=gen)
     samples.meta.update(run=str(run.path.resolve()), checkpoint_step=step, seed=run.config.seed)
     suffix = {"image": ".png", "audio": ".wav", "text": ".txt"}[model.modality]
-    samples.save(run.path / "samples" / f"step_{step:07d}{suffix}")
+    paths = samples.save(run.path / "samples" / f"step_{step:07d}{suffix}")
+    call_hook("on_samples", run=run, step=step, samples=samples, paths=paths)

@@ -57,6 +57,7 @@ class TrainConfig:
     ema_start: int = 0  # steps before the EMA starts following the weights (it copies them until then)
     stop_on_nan: bool = True  # a non-finite logged loss stops training with an error naming the step
     phases: list[dict[str, Any]] = field(default_factory=list)  # [{name, steps, optimizers, lr?, schedule?}], see Phase
+    loggers: list[str] = field(default_factory=list)  # logger plugins switched on for this run, e.g. [tensorboard]
 
     def __post_init__(self) -> None:
         for name in ("steps", "log_every", "grad_accum"):

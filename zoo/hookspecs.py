@@ -42,3 +42,28 @@ def on_log(run: Any, step: int, logs: dict[str, float]) -> None:
 @hookspec
 def on_run_end(run: Any, summary: dict[str, Any]) -> None:
     """Called once when training ends (finished or interrupted), with the run's summary."""
+
+
+@hookspec
+def register_loggers(register: Callable[[str, Any], None]) -> None:
+    """Register loggers: `register(name, LoggerClass or "module:Class")`. A run switches one on with
+    `zoo train --logger NAME` or `train.loggers`; zoo then makes one instance (no arguments) and
+    registers it as a plugin while that run trains, evaluates or samples, so its `@hookimpl` methods
+    (`on_log`, `on_evaluation`, ...) receive that run's events."""
+
+
+@hookspec
+def on_evaluation(run: Any, step: int, values: dict[str, float], protocols: dict[str, dict[str, Any]]) -> None:
+    """Called with each evaluation of the checkpoint at `step`, in training and from `zoo evaluate`:
+    `values` as `zoo evaluate` prints them, `protocols` (metric name -> how it was measured)."""
+
+
+@hookspec
+def on_samples(run: Any, step: int, samples: Any, paths: list[Any]) -> None:
+    """Called when samples were written: each periodic preview and each `zoo sample --out`. `samples`
+    is the `zoo.samples.Samples` object (images, waves or texts), `paths` the files written."""
+
+
+@hookspec
+def on_checkpoint(run: Any, step: int, path: Any) -> None:
+    """Called when the checkpoint folder `path` of step `step` is complete and `latest` points at it."""

@@ -8,6 +8,7 @@ hooks do not match zoo/hookspecs.py is skipped with one warning line (and listed
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import importlib.metadata
@@ -15,11 +16,13 @@ import inspect
 import os
 import warnings
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pluggy
 
 from zoo import hookspecs
+from zoo.errors import UsageError, ZooError
 
 # Built-in plugins: always loaded. Name -> module path.
 BUILTIN_PLUGINS: dict[str, str] = {
@@ -29,6 +32,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "vae": "zoo_vae",
     "text": "zoo_text",
     "audio": "zoo_audio",
+    "tensorboard": "zoo_tensorboard",
 }
 ENV_ALLOW = "ZOO_LOAD_PLUGINS"  # comma-separated names of the external plugins to load; unset loads all
 VERSIONS: dict[str, str] = {}  # plugin name -> distribution version, filled while loading
@@ -68,6 +72,88 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def hook_names(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
     """The hooks a registered plugin implements, for `zoo plugins`."""
     return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
+
+
+def call_hook(name: str, **kwargs: Any) -> None:
+    """Call an event hook (`on_log`, `on_evaluation`, ...) implementation by implementation. One that
+    raises is reported in one warning line naming its plugin and is unregistered, so training goes on."""
+    pm = get_plugin_manager()
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):  # pluggy's order: last registered first
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as err:  # a logger's bug must never stop a run
+            FAILED[impl.plugin_name] = f"disabled: {name} raised {type(err).__name__}: {err}"
+            warnings.warn(f"zoo plugin {impl.plugin_name!r} disabled: its {name} raised {type(err).__name__}: {err}", stacklevel=2)
+            if pm.is_registered(impl.plugin):
+                pm.unregister(impl.plugin)
+
+
+def installed_loggers() -> dict[str, Any]:
+    """Logger name -> its class (or "module:Class", imported when switched on), from `register_loggers`."""
+    found: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for impl in get_plugin_manager().hook.register_loggers.get_hookimpls():
+
+        def register(name: str, target: Any, *, _plugin: str = impl.plugin_name) -> None:
+            if name in found:
+                raise ZooError(f"logger {name!r} is registered twice: by plugin {owners[name]!r} and by plugin {_plugin!r}")
+            found[name], owners[name] = target, _plugin
+
+        impl.function(register=register)
+    return found
+
+
+def check_loggers(names: list[str]) -> None:
+    """A usage error naming the installed loggers when one of `names` is not among them."""
+    installed = installed_loggers()
+    for name in names:
+        if name not in installed:
+            raise _unknown_logger(name, installed)
+
+
+def _unknown_logger(name: str, installed: dict[str, Any]) -> UsageError:
+    return UsageError(f"unknown logger {name!r}; installed loggers: {', '.join(sorted(installed)) or 'none'}")
+
+
+_ACTIVE: set[str] = set()  # run directories whose loggers are switched on in this process
+
+
+@contextlib.contextmanager
+def loggers_for(run: Any, *, strict: bool = False) -> Iterator[None]:
+    """Switch on the run's `train.loggers` for the block: one instance each, registered as a plugin.
+
+    `strict` (training): an unknown or broken logger is an error before any work. Otherwise (evaluating,
+    sampling a run) it is a warning and the rest goes on. Nested blocks for the same run are no-ops."""
+    from zoo.registry import import_target
+
+    key = str(Path(run.path).resolve())
+    names = list(run.config.train.loggers)
+    if key in _ACTIVE or not names:
+        yield
+        return
+    pm, installed, started = get_plugin_manager(), installed_loggers(), []
+    _ACTIVE.add(key)
+    try:
+        for name in names:
+            try:
+                if name not in installed:
+                    raise _unknown_logger(name, installed)
+                instance = import_target(installed[name])()
+            except Exception as err:  # a missing optional package, a broken third-party logger
+                problem = err if isinstance(err, ZooError) else ZooError(f"logger {name!r} could not start: {type(err).__name__}: {err}")
+                if strict:
+                    raise problem from None
+                warnings.warn(f"not logging to {name!r}: {problem}", stacklevel=3)
+                continue
+            _register(pm, instance, f"logger:{name}", external=True)
+            if pm.is_registered(instance):
+                started.append(instance)
+        yield
+    finally:
+        _ACTIVE.discard(key)
+        for instance in started:
+            if pm.is_registered(instance):
+                pm.unregister(instance)
 
 
 def _register(pm: pluggy.PluginManager, plugin: Any, name: str, *, external: bool) -> None:

@@ -1,6 +1,8 @@
 """Samples by modality. Each knows how to save itself: a grid PNG, a folder of files, or an .npz."""
 from __future__ import annotations
 
+import base64
+import html
 import io
 import json
 import os
@@ -86,12 +88,16 @@ class ImageSamples(Samples):
     def save_combined(self, out: Path) -> list[Path]:
         if out.suffix.lower() != ".png":
             raise UsageError(f"cannot write images to {out}: use a .png path (grid), a .npz path or a folder")
+        atomic_write_bytes(out, self._repr_png_())
+        return [out]
+
+    def _repr_png_(self) -> bytes:
+        """The grid as PNG bytes: what `save("grid.png")` writes and what Jupyter shows inline."""
         from torchvision.utils import make_grid
 
         nrow = max(1, int(np.ceil(np.sqrt(len(self.images)))))
         grid = make_grid(self.images.float().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
-        atomic_write_bytes(out, png_bytes(grid, self.meta))
-        return [out]
+        return png_bytes(grid, self.meta)
 
     def save_each(self, folder: Path) -> list[Path]:
         paths = []
@@ -134,6 +140,11 @@ class TextSamples(Samples):
         atomic_write_bytes(out.with_name(out.name + ".json"), json.dumps(self.meta, indent=2).encode())
         return [out, out.with_name(out.name + ".json")]
 
+    def _repr_html_(self) -> str:
+        """Each text as preformatted text (Jupyter, zoo report, zoo serve)."""
+        style = "white-space:pre-wrap;border-left:3px solid #ccc;padding:4px 8px;margin:6px 0"
+        return "".join(f'<pre class="zoo-text" style="{style}">{html.escape(text)}</pre>' for text in self.texts)
+
     def save_each(self, folder: Path) -> list[Path]:
         paths = []
         for i, text in enumerate(self.texts):
@@ -167,6 +178,21 @@ class AudioSamples(Samples):
             atomic_write_bytes(out, spectrogram_png(self.waves, self.sample_rate, self.meta))
             return [out]
         raise UsageError(f"cannot write audio to {out}: use a .wav or .png path, a .npz path or a folder")
+
+    def _repr_html_(self) -> str:
+        """One player per clip (WAV embedded as base64) with its spectrogram (Jupyter, zoo report, zoo serve)."""
+        tiles = []
+        for i, wave in enumerate(self.waves.float().cpu()):
+            wav = base64.b64encode(wav_bytes(wave, self.sample_rate)).decode()
+            png = base64.b64encode(spectrogram_png(wave[None], self.sample_rate, {})).decode()
+            label = "" if self.labels is None else f" · label {int(self.labels[i])}"
+            tiles.append(
+                f'<figure class="zoo-clip" style="display:inline-block;margin:4px;text-align:center">'
+                f'<img alt="spectrogram of clip {i}" src="data:image/png;base64,{png}" style="width:200px;height:100px;image-rendering:pixelated;display:block">'
+                f'<audio controls preload="auto" src="data:audio/wav;base64,{wav}" style="width:200px"></audio>'
+                f"<figcaption>clip {i}{label} · {wave.numel() / self.sample_rate:.2f} s</figcaption></figure>"
+            )
+        return "<div>" + "".join(tiles) + "</div>"
 
     def save_each(self, folder: Path) -> list[Path]:
         paths = []

@@ -29,7 +29,7 @@ from zoo.config import Phase, TrainConfig, build
 from zoo.contract import Family, StepContext
 from zoo.ema import EMA
 from zoo.errors import UsageError, ZooError
-from zoo.plugins import get_plugin_manager
+from zoo.plugins import call_hook, loggers_for
 from zoo.run import Run
 
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -230,7 +230,8 @@ class Trainer:
         self._saving = True
         if self.world.is_main:
             ema = self.ema.state_dict() if self.ema is not None else None
-            checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets, ema=ema)
+            folder = checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets, ema=ema)
+            call_hook("on_checkpoint", run=self.run, step=self.step, path=folder)
         self.world.barrier()
         self._saving = False
 
@@ -284,10 +285,17 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
-        pm = get_plugin_manager()
+        """Train to the end (or an interrupt) with the run's loggers switched on."""
+        with loggers_for(self.run, strict=True) if self.world.is_main else contextlib.nullcontext():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         main = self.world.is_main
         if main:
-            pm.hook.on_run_start(run=self.run)
+            from zoo.provenance import provenance
+
+            self.run.update_summary({"provenance": provenance()})
+            call_hook("on_run_start", run=self.run)
         bar = tqdm(total=self.total, initial=self.step, desc=self.run.config.preset, dynamic_ncols=True, disable=self.quiet or not main or not sys.stderr.isatty())
         plain = main and not self.quiet and bar.disable
         window_start, items = time.perf_counter(), 0
@@ -333,7 +341,7 @@ class Trainer:
         summary = {"status": status, "step": self.step, "total_steps": self.total, "train_seconds": round(self.elapsed, 2)}
         if self.world.is_main:
             summary = self.run.update_summary({**summary, "last_log": (self.run.read_metrics() or [{}])[-1]})
-            get_plugin_manager().hook.on_run_end(run=self.run, summary=summary)
+            call_hook("on_run_end", run=self.run, summary=summary)
         return summary
 
     def log_record(self, items_per_s: float) -> dict[str, float]:
@@ -369,7 +377,7 @@ class Trainer:
             return
         record = {"step": self.step, **{k: round(v, 6) for k, v in record.items()}}
         self.run.log(record)
-        get_plugin_manager().hook.on_log(run=self.run, step=self.step, logs=record)
+        call_hook("on_log", run=self.run, step=self.step, logs=record)
         shown = {k: f"{v:.4g}" for k, v in record.items() if k not in ("step", "lr")}
         if not bar.disable:
             bar.set_postfix(shown, refresh=False)

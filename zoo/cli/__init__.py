@@ -20,6 +20,8 @@ COMMANDS = {
     "sample": "zoo.cli.sampling:sample",
     "evaluate": "zoo.cli.evaluation:evaluate",
     "compare": "zoo.cli.comparison:compare",
+    "report": "zoo.cli.report:report",
+    "serve": "zoo.cli.serve:serve",
     "env": "zoo.cli.system:env",
     "bench": "zoo.cli.system:bench",
 }
@@ -64,6 +66,7 @@ def cli() -> None:
     zoo train gan-mnist           train one (writes a run directory)
     zoo sample RUN -n 64 --out grid.png
     zoo evaluate RUN
+    zoo report RUN --out report.html
     """
     warnings.formatwarning = _one_line_warning
 

@@ -43,4 +43,10 @@ def sample(run_dir: str, n: int, seed: int, out: str | None, sets: tuple[str, ..
             click.echo()
         return
     written = samples.save(out)
+    from zoo.plugins import call_hook, loggers_for
+    from zoo.run import Run
+
+    run = Run.open(run_dir)
+    with loggers_for(run):
+        call_hook("on_samples", run=run, step=samples.meta["checkpoint_step"], samples=samples, paths=written)
     click.echo(f"wrote {len(samples)} samples to {out}" + (f" ({len(written)} files)" if len(written) > 1 else ""))

@@ -24,15 +24,16 @@ from zoo.cli.options import parse_sets
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar or log lines.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model's submodules.")
+@click.option("--logger", "loggers", multiple=True, metavar="NAME", help="Log to a logger plugin too, e.g. tensorboard (repeatable; adds to train.loggers).")
 def train(name: str | None, steps: int | None, epochs: int | None, device: str, precision: str, seed: int | None, out: str | None,
-          data_dir: str | None, sets: tuple[str, ...], resume: str | None, overwrite: bool, quiet: bool, compile_: bool) -> None:
+          data_dir: str | None, sets: tuple[str, ...], resume: str | None, overwrite: bool, quiet: bool, compile_: bool, loggers: tuple[str, ...]) -> None:
     """Train preset NAME (see `zoo list`), or continue a run with --resume RUN_DIR."""
     from zoo.api import train as train_run
 
     signal.signal(signal.SIGTERM, _interrupt)  # before training starts, TERM stops like Ctrl-C; the trainer then takes both
     try:
         run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir,
-                        overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_)
+                        overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_, loggers=list(loggers))
     except KeyboardInterrupt:
         from zoo.checkpoint import latest
 

@@ -1,0 +1,380 @@
+"""Your own data: a folder of images, a text corpus or a folder of audio clips, read as a dataset.
+
+`zoo train PRESET --data PATH` swaps the preset's `data.dataset` for the source of its family's
+modality (`image-folder`, `text-files`, `audio-folder`) and records `data.path`; everything else
+(sample, evaluate, resume) then finds the files through `load_dataset` like any registered dataset.
+Images and audio are decoded once into a prepared cache (zoo.data.prepared); text is read as is.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from zoo.config import DataConfig
+from zoo.data.spec import DatasetSpec, ImageDataConfig
+from zoo.data.tensors import TensorData, TextData
+from zoo.errors import UsageError, ZooError
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+ARRAY_EXTS = (".npz", ".npy")
+AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
+TEXT_EXTS = (".txt",)
+TEST_DIRS = ("test", "val")
+
+
+@dataclass
+class ImageFolderConfig(ImageDataConfig):
+    """A folder of images (or an .npz/.npy array file) given with `--data PATH`."""
+
+    path: str = ""
+    channels: Literal[1, 3, "auto"] = "auto"  # auto: 3 when any image has colour, else 1
+    test_fraction: float = 0.1  # held out by a hash of each file's relative path (without train/ and test/ folders)
+    flip: bool = False  # random horizontal flips at batch time, on the device
+    strict: bool = False  # a corrupt file is an error instead of a skipped file
+
+
+@dataclass
+class TextFilesConfig(DataConfig):
+    """A UTF-8 .txt file or a folder of them given with `--data PATH`."""
+
+    path: str = ""
+    glob: str = "**/*.txt"  # which files of a folder make the corpus (sorted, joined by newlines)
+    test_fraction: float = 0.1  # without train.txt/val.txt: the last 10% of characters validate
+    encoding_errors: Literal["strict", "replace"] = "strict"  # replace: undecodable bytes become U+FFFD
+
+
+@dataclass
+class AudioFolderConfig(DataConfig):
+    """A folder of audio clips given with `--data PATH`: mono, resampled, peak-normalised, padded/trimmed."""
+
+    path: str = ""
+    sample_rate: int = 8000
+    clip_samples: int = 8192
+    label_regex: str = ""  # e.g. ^(\d)_ (FSDD's names); empty: labels from first-level subfolders
+    test_fraction: float = 0.1
+    strict: bool = False
+
+
+SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder"}
+
+
+def source_overrides(modality: str, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The `data.*` overrides that make a preset of `modality` read PATH (checked before any work)."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise UsageError(f"--data {path}: no such file or folder")
+    kind = detect_modality(folder)
+    if kind is not None and kind != modality:
+        raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick a {kind} preset (`zoo list`)")
+    return {"data.dataset": SOURCES[modality], "data.path": str(folder.resolve())}
+
+
+def detect_modality(path: Path) -> str | None:
+    """What `path` mostly holds, by extension; None when nothing is recognised."""
+    names = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    counts = {"image": 0, "text": 0, "audio": 0}
+    for p in names:
+        ext = p.suffix.lower()
+        kind = "image" if ext in IMAGE_EXTS + ARRAY_EXTS else "audio" if ext in AUDIO_EXTS else "text" if ext in TEXT_EXTS else None
+        if kind:
+            counts[kind] += 1
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else None
+
+
+# ---- files, splits and labels ---------------------------------------------------------------
+def list_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
+    """Files under `root` with one of `exts`, sorted by relative path; one clear error when there are none."""
+    if not root.exists():
+        raise UsageError(f"data.path {root}: no such file or folder")
+    if root.is_file():
+        return [root]
+    everything = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    found = [p for p in everything if p.suffix.lower() in exts]
+    if not found:
+        seen = sorted({p.suffix.lower() or p.name for p in everything})
+        what = f"found only {', '.join(seen[:8])}" if seen else "the folder is empty"
+        raise UsageError(f"no {'/'.join(e.lstrip('.') for e in exts)} files under {root} ({what})")
+    return found
+
+
+def split_files(root: Path, files: list[Path], split: str, test_fraction: float) -> tuple[Path, list[Path]]:
+    """The files of `split` and the folder their labels are read under: explicit train/ and test/ (or
+    val/) folders when present, else a deterministic hold-out by a hash of each relative path."""
+    if split not in ("train", "test"):
+        raise UsageError(f"own data has the splits train and test, not {split!r}")
+    test_dir = next((root / d for d in TEST_DIRS if (root / d).is_dir()), None)
+    if (root / "train").is_dir() and test_dir is not None:
+        base = root / "train" if split == "train" else test_dir
+        return base, [f for f in files if base in f.parents]
+    if not 0 <= test_fraction < 1:
+        raise UsageError(f"data.test_fraction must be in [0, 1), got {test_fraction}")
+    picked = [f for f in files if (held_out(f.relative_to(root).as_posix(), test_fraction) == (split == "test"))]
+    return root, picked
+
+
+def held_out(relpath: str, fraction: float) -> bool:
+    """Whether a file is in the test split: the first 8 bytes of sha256(relative path) as a fraction."""
+    return int.from_bytes(hashlib.sha256(relpath.encode()).digest()[:8], "big") / 2**64 < fraction
+
+
+def class_names(base: Path, files: list[Path], regex: str = "") -> list[str] | None:
+    """Class names, sorted: first-level subfolders of `base` (or `regex` group 1 of the file name) when there are several."""
+    if regex:
+        return sorted({label_of(base, f, regex) for f in files})
+    names = sorted({f.relative_to(base).parts[0] for f in files if len(f.relative_to(base).parts) > 1})
+    return names if len(names) > 1 else None
+
+
+def label_of(base: Path, file: Path, regex: str = "") -> str:
+    if regex:
+        match = re.search(regex, file.name)
+        if not match:
+            raise UsageError(f"data.label_regex {regex!r} does not match {file.name}; fix the pattern or the file name")
+        return match.group(1) if match.groups() else match.group(0)
+    return file.relative_to(base).parts[0]
+
+
+# ---- images ---------------------------------------------------------------------------------
+def load_images(folder: Path, split: str, config: ImageFolderConfig) -> TensorData:
+    """Images as uint8 N×C×S×S (S = data.image_size), labels `y` from class subfolders when there are several."""
+    from zoo.data.prepared import prepare
+
+    root = Path(config.path)
+    if root.suffix.lower() in ARRAY_EXTS:
+        return load_array(root, split, config)
+    files = list_files(root, IMAGE_EXTS)
+    base, files = split_files(root, files, split, config.test_fraction)
+    if not files:
+        raise UsageError(f"the {split} split of {root} is empty; add files or change data.test_fraction")
+    classes = class_names(base, files)
+    channels = config.channels if config.channels != "auto" else auto_channels(files)
+    settings = {"kind": "image", "size": config.image_size, "channels": channels}
+    arrays = prepare(files, settings, decode_image, strict=config.strict)
+    info: dict[str, Any] = {"channels": channels, "image_size": config.image_size}
+    fields = {"x": torch.from_numpy(arrays["x"])}
+    if classes:
+        names = [label_of(base, root / p) for p in arrays["paths"]]
+        fields["y"] = torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+        info.update(num_classes=len(classes), classes=classes)
+    data = FlipTensorData(fields, info) if config.flip else TensorData(fields, info)
+    return data
+
+
+def auto_channels(files: list[Path]) -> int:
+    """3 when any image has colour (by its mode; palettes are checked for grey), else 1."""
+    from PIL import Image
+
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                if img.mode in ("1", "L", "LA", "I", "I;16", "F"):
+                    continue
+                if img.mode == "P":
+                    rgb = img.convert("RGB")
+                    r, g, b = rgb.split()
+                    if r.tobytes() == g.tobytes() == b.tobytes():
+                        continue
+                return 3
+        except OSError:
+            continue  # a corrupt file is reported by the decode
+    return 1
+
+
+def decode_image(path: str, settings: dict[str, Any]) -> Any:
+    """One file -> uint8 C×S×S: first frame, alpha composited on white, shorter side centre-cropped, resized."""
+    import numpy as np
+    from PIL import Image
+
+    from zoo.data.idx import resize_uint8
+
+    with Image.open(path) as img:
+        img.seek(0)
+        img.load()
+        if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
+            rgba = img.convert("RGBA")
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        img = img.convert("L" if settings["channels"] == 1 else "RGB")
+        pixels = np.asarray(img, dtype=np.uint8)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    h, w = pixels.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = torch.from_numpy(np.ascontiguousarray(pixels[top : top + side, left : left + side].transpose(2, 0, 1)))
+    size = settings["size"]
+    return (square if side == size else resize_uint8(square[None], size)[0]).numpy()
+
+
+def load_array(path: Path, split: str, config: ImageFolderConfig) -> TensorData:
+    """An .npy (images) or .npz (`x`/`images` and optional `y`/`labels`) array: N×H×W or N×H×W×C, uint8 or floats in [0, 1]."""
+    import numpy as np
+
+    from zoo.data.idx import resize_uint8
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{path} is not a readable numpy array file ({err})") from None
+    arrays = {"x": loaded} if isinstance(loaded, np.ndarray) else {k: loaded[k] for k in loaded.files}
+    x = next((arrays[k] for k in ("x", "images") if k in arrays), None)
+    if x is None or x.ndim not in (3, 4):
+        raise UsageError(f"{path} needs an image array N×H×W or N×H×W×C (named x or images in an .npz)")
+    y = next((arrays[k] for k in ("y", "labels") if k in arrays), None)
+    if x.dtype != np.uint8:
+        if x.min() < 0 or x.max() > 1:
+            raise UsageError(f"{path}: float images must lie in [0, 1], found [{x.min()}, {x.max()}]")
+        x = np.round(x * 255).astype(np.uint8)
+    images = torch.from_numpy(x if x.ndim == 4 else x[..., None]).permute(0, 3, 1, 2).contiguous()  # N×C×H×W
+    test = torch.tensor([held_out(str(i), config.test_fraction) for i in range(len(images))])
+    keep = test if split == "test" else ~test
+    images = images[keep]
+    channels = images.shape[1] if config.channels == "auto" else config.channels
+    if channels != images.shape[1]:
+        images = images.float().mean(1, keepdim=True).round().to(torch.uint8) if channels == 1 else images.expand(-1, 3, -1, -1).contiguous()
+    side = min(images.shape[-2:])
+    top, left = (images.shape[-2] - side) // 2, (images.shape[-1] - side) // 2
+    images = images[..., top : top + side, left : left + side]
+    if side != config.image_size:
+        images = resize_uint8(images, config.image_size)
+    info: dict[str, Any] = {"channels": int(channels), "image_size": config.image_size}
+    fields = {"x": images}
+    if y is not None:
+        labels = torch.from_numpy(np.asarray(y).astype(np.int64))[keep]
+        fields["y"] = labels
+        info["num_classes"] = int(torch.from_numpy(np.asarray(y).astype(np.int64)).max()) + 1
+    return FlipTensorData(fields, info) if config.flip else TensorData(fields, info)
+
+
+class FlipTensorData(TensorData):
+    """TensorData whose images are flipped left-right at random (p = 0.5) per batch, on their device;
+    the draws come from the global RNG, which checkpoints save, so resume stays exact."""
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = super().batch(idx)
+        x = out["x"]  # N×C×H×W
+        flip = torch.rand(len(x), device=x.device) < 0.5
+        out["x"] = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        return out
+
+    def to(self, device: torch.device) -> "FlipTensorData":
+        return FlipTensorData({k: v.to(device) for k, v in self.fields.items()}, self.info)
+
+
+# ---- text -----------------------------------------------------------------------------------
+def load_text(folder: Path, split: str, config: TextFilesConfig) -> TextData:
+    """A .txt file or a folder's `data.glob` files; train.txt + val.txt (or test.txt) are the splits when
+    present, else the last `data.test_fraction` of the characters validate."""
+    root = Path(config.path)
+    if split not in ("train", "test"):
+        raise UsageError(f"own data has the splits train and test, not {split!r}")
+    if root.is_dir() and (root / "train.txt").is_file() and any((root / f"{d}.txt").is_file() for d in TEST_DIRS):
+        file = root / "train.txt" if split == "train" else next(root / f"{d}.txt" for d in TEST_DIRS if (root / f"{d}.txt").is_file())
+        text = read_text(file, config.encoding_errors)
+        if not text:
+            raise UsageError(f"{file} is empty; a text split needs some text")
+        return TextData(text, {"split": split, "chars": len(text)})
+    if root.is_dir():
+        files = sorted(p for p in root.glob(config.glob) if p.is_file())
+        if not files:
+            raise UsageError(f"no files match data.glob={config.glob!r} under {root}; set data.glob (e.g. '**/*.md')")
+    else:
+        files = list_files(root, TEXT_EXTS + (root.suffix.lower(),))
+    text = "\n".join(read_text(f, config.encoding_errors) for f in files)
+    if not text.strip():
+        raise UsageError(f"{root} holds no text; a corpus needs some")
+    cut = int(len(text) * (1 - config.test_fraction))
+    part = text[:cut] if split == "train" else text[cut:]
+    return TextData(part, {"split": split, "chars": len(part)})
+
+
+def read_text(path: Path, errors: str) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path} is not valid UTF-8 at byte {err.start}; convert it, or pass --set data.encoding_errors=replace") from None
+
+
+# ---- audio ----------------------------------------------------------------------------------
+def load_audio(folder: Path, split: str, config: AudioFolderConfig) -> TensorData:
+    """Clips as float32 N×clip_samples in [-1, 1] (stored as float16 in the cache), labels `y` when there are classes."""
+    from zoo.data.prepared import prepare
+
+    root = Path(config.path)
+    if config.clip_samples <= 0 or config.sample_rate <= 0:
+        raise UsageError("data.clip_samples and data.sample_rate must be positive integers")
+    files = list_files(root, AUDIO_EXTS)
+    base, files = split_files(root, files, split, config.test_fraction)
+    if not files:
+        raise UsageError(f"the {split} split of {root} is empty; add files or change data.test_fraction")
+    classes = class_names(base, files, config.label_regex)
+    settings = {"kind": "audio", "rate": config.sample_rate, "clip": config.clip_samples}
+    arrays = prepare(files, settings, decode_audio, strict=config.strict)
+    fields = {"x": torch.from_numpy(arrays["x"]).float()}
+    info: dict[str, Any] = {"sample_rate": config.sample_rate, "clip_samples": config.clip_samples, "num_classes": 0}
+    if classes:
+        names = [label_of(base, root / p, config.label_regex) for p in arrays["paths"]]
+        fields["y"] = torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+        info.update(num_classes=len(classes), classes=classes)
+    return TensorData(fields, info)
+
+
+def decode_audio(path: str, settings: dict[str, Any]) -> Any:
+    """One file -> float16 T: mixed to mono, resampled (polyphase), peak-normalised, padded or trimmed."""
+    import numpy as np
+
+    if path.lower().endswith(".wav"):
+        from scipy.io import wavfile
+
+        rate, pcm = wavfile.read(path)
+        if pcm.dtype.kind in "iu":
+            info = np.iinfo(pcm.dtype)
+            pcm = (pcm.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1 - (info.max + info.min + 1) / 2)
+    else:
+        try:
+            import torchaudio
+
+            wave, rate = torchaudio.load(path)
+        except Exception as err:  # noqa: BLE001 - any backend failure means "cannot decode this file here"
+            raise ValueError(f"no audio backend decodes it ({type(err).__name__})") from None
+        pcm = wave.numpy().T
+    pcm = pcm.astype(np.float32)
+    if pcm.ndim == 2:
+        pcm = pcm.mean(axis=1)
+    if rate != settings["rate"]:
+        from math import gcd
+
+        from scipy.signal import resample_poly
+
+        g = gcd(int(rate), settings["rate"])
+        pcm = resample_poly(pcm, settings["rate"] // g, int(rate) // g).astype(np.float32)
+    clip = np.zeros(settings["clip"], dtype=np.float32)
+    part = pcm[: settings["clip"]]
+    clip[: len(part)] = part / max(float(np.abs(part).max()) if len(part) else 0.0, 1e-8) if len(part) and np.abs(part).max() > 0 else part
+    return clip.astype(np.float16)
+
+
+# ---- the registered sources -----------------------------------------------------------------
+def _spec(name: str, modality: Any, description: str, loader: str, config: type[DataConfig]) -> DatasetSpec:
+    return DatasetSpec(name=name, modality=modality, description=description, files={}, loader=loader, config=config, source=True)
+
+
+IMAGE_FOLDER = _spec("image-folder", "image", "your images: `--data FOLDER` (PNG/JPEG/WebP/BMP/TIFF/GIF, class subfolders) or an .npz/.npy array",
+                     "zoo.data.own:load_images", ImageFolderConfig)
+TEXT_FILES = _spec("text-files", "text", "your text: `--data FILE.txt` or a folder of .txt files (UTF-8; train.txt/val.txt or the last 10%)",
+                   "zoo.data.own:load_text", TextFilesConfig)
+AUDIO_FOLDER = _spec("audio-folder", "audio", "your clips: `--data FOLDER` of WAV (FLAC/OGG/MP3 if torchaudio decodes them), class subfolders",
+                     "zoo.data.own:load_audio", AudioFolderConfig)
+
+
+def check_decodable(path: Path) -> None:
+    """Raise ZooError when a path is unusable; kept separate so errors name the file."""
+    if not path.exists():
+        raise ZooError(f"{path} disappeared while reading the data")

@@ -1,0 +1,207 @@
+"""`zoo serve`: a local page for drawing samples from runs interactively.
+
+One form per run, built from what the family declares (`Family.conditions`) plus seed and n; a
+submission is a plain GET (`/sample?run=0&seed=3&label=7`), so every result has a link that draws it
+again. Sampling goes through `zoo.api.sample`, so the page checks exactly what `zoo sample` checks
+and picks up a run's newest checkpoint. Errors show as the CLI's one-line message, never a traceback.
+
+No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
+"""
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from zoo.capabilities import LABEL, Condition, num_classes
+from zoo.errors import UsageError, ZooError
+from zoo.report.html import esc, note, page, samples_html
+
+MAX_N = {"image": 64, "audio": 16, "text": 16}  # per request; `zoo sample` is the tool for more
+MAX_INT = 4096  # an integer condition above this (max_new_tokens, sampler steps) would hold the page for minutes
+FORM_TYPES = (bool, int, float, str)  # condition types a form field can carry (not callables)
+LOG = logging.getLogger("zoo.serve")
+
+
+@dataclass
+class Served:
+    """One run on the page: what its form offers."""
+
+    path: Path
+    preset: str
+    family: str
+    modality: str
+    step: int
+    conditions: tuple[Condition, ...]
+
+    @property
+    def max_n(self) -> int:
+        return MAX_N.get(self.modality, 16)
+
+    def default_n(self) -> int:
+        return min(16 if self.modality == "image" else 4, self.max_n)
+
+
+def describe(run_dir: str | os.PathLike[str]) -> Served:
+    """Load a run once to read its modality and declared conditions (a run without a checkpoint is an error)."""
+    from zoo.api import load
+    from zoo.run import Run
+
+    run = Run.open(run_dir)
+    model = load(run_dir)
+    classes = num_classes(model)
+    offered = []
+    for condition in model.conditions:
+        if condition.type not in FORM_TYPES or (condition.name == LABEL.name and not classes):
+            continue  # callables (a text stream) have no field; an unconditional instance takes no label
+        if condition.name == LABEL.name:
+            condition = dataclasses.replace(condition, choices=tuple(range(classes)))
+        offered.append(condition)
+    return Served(Path(run_dir), run.config.preset, run.config.family, model.modality, model.checkpoint_step, tuple(offered))
+
+
+def parse_request(served: Served, params: Mapping[str, str]) -> tuple[int, int, dict[str, Any]]:
+    """(n, seed, conditions) from a form submission; unknown fields and absurd values are usage errors."""
+    known = {"run", "n", "seed", *(c.name for c in served.conditions)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise UsageError(f"unknown field {unknown[0]!r} for {served.path.name}; it takes: {', '.join(sorted(known - {'run'}))}")
+    n = _convert("n", params.get("n") or str(served.default_n()), int)
+    if not 1 <= n <= served.max_n:
+        raise UsageError(f"n must be between 1 and {served.max_n} on this page, got {n}; use `zoo sample -n {n}` for more")
+    seed = _convert("seed", params.get("seed") or "0", int)
+    conditions = {}
+    for condition in served.conditions:
+        raw = params.get(condition.name, "")
+        if raw != "":  # an empty field keeps the family's default
+            conditions[condition.name] = value = _convert(condition.name, raw, condition.type)
+            if condition.type is int and value > MAX_INT:
+                raise UsageError(f"{condition.name} must be at most {MAX_INT} on this page, got {value}; use `zoo sample --set {condition.name}={value}`")
+    return n, seed, conditions
+
+
+def _convert(name: str, raw: str, kind: type) -> Any:
+    if kind is str:
+        return raw
+    if kind is bool:
+        if raw.lower() not in ("true", "false", "1", "0", "on", "off"):
+            raise UsageError(f"{name} must be true or false, got {raw!r}")
+        return raw.lower() in ("true", "1", "on")
+    try:
+        return kind(raw)
+    except ValueError:
+        raise UsageError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+
+
+def create_app(run_dirs: list[str | os.PathLike[str]], device: str = "cpu") -> Any:
+    """The FastAPI application serving `run_dirs` (each must have a checkpoint)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse
+
+    from zoo.api import sample
+
+    served = [describe(d) for d in run_dirs]
+    lock = threading.Lock()  # one sampling at a time: the CPU is shared, and so is torch's RNG
+    app = FastAPI(title="zoo serve", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return HTMLResponse(render(served))
+
+    @app.get("/sample", response_class=HTMLResponse)
+    def draw(request: Request) -> HTMLResponse:
+        params = dict(request.query_params)
+        chosen, result, status = 0, "", 200
+        try:
+            index = _convert("run", params.pop("run", "0"), int)
+            if not 0 <= index < len(served):
+                raise UsageError(f"run must be between 0 and {len(served) - 1}, got {index}")
+            chosen = index
+            n, seed, conditions = parse_request(served[chosen], params)
+            with lock:
+                samples = sample(served[chosen].path, n, seed=seed, device=device, **conditions)
+            shown = ", ".join(f"{k}={v}" for k, v in samples.meta.get("conditions", {}).items())
+            caption = f"{len(samples)} samples · seed {seed}{' · ' + shown if shown else ''} · checkpoint step {samples.meta.get('checkpoint_step')}"
+            result = f'<p class="small muted caption">{esc(caption)}</p>' + samples_html(samples)
+        except ZooError as err:
+            result, status = note(f"Error: {err}", "error"), 400
+        except Exception as err:  # a family's bug: one line on the page, the traceback in the server's log
+            LOG.exception("sampling failed")
+            result, status = note(f"Error: sampling failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", "error"), 500
+        return HTMLResponse(render(served, chosen, params, result), status_code=status)
+
+    return app
+
+
+def render(served: list[Served], chosen: int | None = None, params: Mapping[str, str] | None = None, result: str = "") -> str:
+    """The page: one form per run, the result under the form that asked for it."""
+    sections = [
+        '<h1>zoo serve</h1><p class="muted">Draw samples from trained runs. The same seed gives the same samples; '
+        "the address of a result draws it again.</p>"
+    ]
+    for i, run in enumerate(served):
+        values = dict(params or {}) if i == chosen else {}
+        sections.append(
+            f'<h2 id="run-{i}">{esc(run.path.name)} <span class="muted">· {esc(run.preset)}</span></h2>'
+            f'<p class="small muted">{esc(run.family)} · {esc(run.modality)} · checkpoint step {run.step} · {esc(run.path.resolve())}</p>'
+            + form(i, run, values)
+            + (f'<div class="result" id="result-{i}">{result}</div>' if i == chosen else "")
+        )
+    return page("zoo serve", "\n".join(sections))
+
+
+def form(index: int, run: Served, values: Mapping[str, str]) -> str:
+    fields = [
+        field_html("n", "number", values.get("n", str(run.default_n())), f"how many (1 to {run.max_n})", f'min="1" max="{run.max_n}" step="1"'),
+        field_html("seed", "number", values.get("seed", "0"), "same seed, same samples", 'step="1"'),
+    ]
+    for condition in run.conditions:
+        value = values.get(condition.name, "")
+        default = "" if condition.default is None else str(condition.default)
+        if condition.choices or condition.type is bool:
+            choices = condition.choices or (True, False)
+            options = [f'<option value=""{" selected" if value == "" else ""}>default{f" ({esc(default)})" if default else ""}</option>']
+            options += [f'<option value="{esc(c)}"{" selected" if value == str(c) else ""}>{esc(c)}</option>' for c in choices]
+            fields.append(f'<label title="{esc(condition.help)}">{esc(condition.name)} <select name="{esc(condition.name)}">{"".join(options)}</select></label>')
+        elif condition.type in (int, float):
+            step = "1" if condition.type is int else "any"
+            fields.append(field_html(condition.name, "number", value, condition.help, f'step="{step}" placeholder="{esc(default or "default")}"'))
+        else:
+            fields.append(field_html(condition.name, "text", value, condition.help, f'placeholder="{esc(default or "default")}"'))
+    return (
+        f'<form class="sample" method="get" action="/sample#run-{index}"><input type="hidden" name="run" value="{index}">'
+        + "".join(fields)
+        + '<button type="submit">Sample</button></form>'
+    )
+
+
+def field_html(name: str, kind: str, value: str, help: str, extra: str = "") -> str:
+    return f'<label title="{esc(help)}">{esc(name)} <input type="{kind}" name="{esc(name)}" value="{esc(value)}" {extra}></label>'
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A usage error naming the port when something already listens there (before any model loads)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise UsageError(f"port {port} on {host} is in use ({err.strerror}); pass --port with another one") from None
+
+
+def serve(run_dirs: list[str | os.PathLike[str]], host: str = "127.0.0.1", port: int = 8000, device: str = "cpu", ready: Any = None) -> None:
+    """Serve the page until Ctrl-C. `ready(url)` is called once the runs are loaded, before serving."""
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise UsageError("zoo serve needs fastapi and uvicorn; pip install 'genzoo[serve]'") from None
+    check_port_free(host, port)
+    app = create_app(run_dirs, device)
+    if ready is not None:
+        ready(f"http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
