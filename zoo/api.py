@@ -36,6 +36,7 @@ def train(
     seed: int | None = None,
     out: PathLike | None = None,
     data_dir: PathLike | None = None,
+    data: PathLike | None = None,
     overrides: dict[str, Any] | None = None,
     resume: PathLike | None = None,
     overwrite: bool = False,
@@ -45,7 +46,8 @@ def train(
     **sections: dict[str, Any],
 ) -> Run:
     """Train preset `name` (or continue `resume`). Overrides: `overrides={"train.lr": 1e-4}` or `train={"lr": 1e-4}`.
-    `loggers` (e.g. `["tensorboard"]`) are added to the run's `train.loggers`."""
+    `loggers` (e.g. `["tensorboard"]`) are added to the run's `train.loggers`.
+    `data=PATH` trains on your own files (a folder of images or clips, a text corpus) instead of the preset's dataset."""
     flat = dict(overrides or {})
     for section, values in sections.items():
         if section not in SECTIONS or not isinstance(values, dict):
@@ -61,6 +63,12 @@ def train(
     dist.check_group_open()
     torch_device = dev.resolve_device(_rank_device(device))
     precision = dev.resolve_precision(precision, torch_device)
+    if data is not None:
+        if resume is not None:
+            raise UsageError("--data and --resume: a resumed run reads the data it was started on (its data.path); drop --data")
+        if name is None:
+            raise UsageError("name a preset to train on --data (see `zoo list`)")
+        flat.update(_own_data(name, data))
     if resume is not None:
         run = Run.open(resume)
         if name is not None and name != run.config.preset:
@@ -75,11 +83,23 @@ def train(
         if seed is not None:
             config.seed = seed
         _add_loggers(config, loggers)
+        if data is not None:  # decode (and cache) before the run folder exists, so bad files leave no run behind
+            from zoo.data import load_dataset
+
+            load_dataset(config.data, "train")
         out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
         run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
     run = _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
     dist.shutdown()
     return run
+
+
+def _own_data(name: str, data: PathLike) -> dict[str, Any]:
+    """The overrides that point preset `name` at PATH, read as its family's modality (zoo.data.own)."""
+    from zoo.data.own import source_overrides
+
+    family = get_catalog().get("models", get_catalog().preset(name)["family"]).load()
+    return source_overrides(family.modality, data)
 
 
 def _add_loggers(config: RunConfig, loggers: list[str] | None) -> None:
@@ -116,6 +136,8 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     if not resuming:
         with tempfile.TemporaryDirectory() as scratch:  # only rank 0 writes into the run
             run.info = family.setup(config.model, raw_train, run.assets if main else Path(scratch))
+        if "source" in getattr(raw_train, "info", {}):  # own data: record its path, manifest hash and decode settings
+            run.info.setdefault("source", raw_train.info["source"])
     if main:
         run.save_config()
     dist.world().barrier()  # the other ranks read the assets (a tokenizer) rank 0 just wrote
@@ -175,7 +197,7 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     if n <= 0:
         raise UsageError(f"-n must be a positive integer, got {n}")
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
-    conditions = check_conditions(model.conditions, conditions)
+    conditions = check_conditions(model.conditions, _label_by_name(model, conditions))
     dev.seed_everything(seed)
     gen = torch.Generator(model.device).manual_seed(seed)
     with torch.no_grad():
@@ -183,6 +205,17 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     shown = {k: v for k, v in conditions.items() if isinstance(v, (int, float, str, bool))}
     samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, weights=model.weights, conditions=shown)
     return samples
+
+
+def _label_by_name(model: Family, conditions: dict[str, Any]) -> dict[str, Any]:
+    """`label=cat` -> the index of class "cat" for runs on a folder with class subfolders."""
+    label, classes = conditions.get("label"), model.info.get("classes") or []
+    if not isinstance(label, str):
+        return conditions
+    if label not in classes:
+        names = f"one of {', '.join(classes)}" if classes else "an integer index (this run's data has no class names)"
+        raise UsageError(f"unknown label {label!r}; use {names}")
+    return {**conditions, "label": classes.index(label)}
 
 
 def evaluate(

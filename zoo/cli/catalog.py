@@ -81,13 +81,13 @@ def capabilities(model: Any) -> list[str]:
 @click.option("--data-dir", type=click.Path(), help="Look here first.")
 @click.option("--json", "as_json", is_flag=True)
 def datasets(data_dir: str | None, as_json: bool) -> None:
-    """List registered datasets and where each was found."""
+    """List registered datasets and where each was found, and the sources that read your own files (--data)."""
     from zoo.data.spec import find_folder
 
     rows = []
     for entry in get_catalog().datasets.values():
         spec = entry.load()
-        folder = find_folder(spec, data_dir)
+        folder = "your files: zoo train PRESET --data PATH" if spec.source else find_folder(spec, data_dir)
         rows.append({"name": spec.name, "modality": spec.modality, "found": str(folder) if folder else None, "plugin": entry.plugin, "description": spec.description, "license": spec.license})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -53,3 +53,5 @@ FASHION_MNIST = DatasetSpec(
 def register_datasets(register) -> None:
     register(MNIST.name, MNIST)
     register(FASHION_MNIST.name, FASHION_MNIST)
+    for name, attr in (("image-folder", "IMAGE_FOLDER"), ("text-files", "TEXT_FILES"), ("audio-folder", "AUDIO_FOLDER")):
+        register(name, f"zoo.data.own:{attr}")  # your own files (`--data PATH`); a string, so listing never imports torch

@@ -19,7 +19,7 @@ import torch
 from zoo.config import DataConfig
 from zoo.data.spec import DatasetSpec, ImageDataConfig
 from zoo.data.tensors import TensorData, TextData
-from zoo.errors import UsageError, ZooError
+from zoo.errors import UsageError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 ARRAY_EXTS = (".npz", ".npy")
@@ -37,6 +37,7 @@ class ImageFolderConfig(ImageDataConfig):
     test_fraction: float = 0.1  # held out by a hash of each file's relative path (without train/ and test/ folders)
     flip: bool = False  # random horizontal flips at batch time, on the device
     strict: bool = False  # a corrupt file is an error instead of a skipped file
+    memory_limit_mb: int | None = None  # prepared data larger than this streams from the memory-mapped cache (default: half the free RAM)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class AudioFolderConfig(DataConfig):
     label_regex: str = ""  # e.g. ^(\d)_ (FSDD's names); empty: labels from first-level subfolders
     test_fraction: float = 0.1
     strict: bool = False
+    memory_limit_mb: int | None = None  # as for images: larger prepared data streams from the cache
 
 
 SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder"}
@@ -71,7 +73,7 @@ def source_overrides(modality: str, path: str | os.PathLike[str]) -> dict[str, A
         raise UsageError(f"--data {path}: no such file or folder")
     kind = detect_modality(folder)
     if kind is not None and kind != modality:
-        raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick a {kind} preset (`zoo list`)")
+        raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick {'an' if kind == 'audio' else 'a'} {kind} preset (`zoo list`)")
     return {"data.dataset": SOURCES[modality], "data.path": str(folder.resolve())}
 
 
@@ -95,7 +97,7 @@ def list_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
         raise UsageError(f"data.path {root}: no such file or folder")
     if root.is_file():
         return [root]
-    everything = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    everything = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
     found = [p for p in everything if p.suffix.lower() in exts]
     if not found:
         seen = sorted({p.suffix.lower() or p.name for p in everything})
@@ -132,6 +134,25 @@ def class_names(base: Path, files: list[Path], regex: str = "") -> list[str] | N
     return names if len(names) > 1 else None
 
 
+def select(root: Path, everything: list[Path], split: str, test_fraction: float, regex: str = "") -> tuple[Path, list[Path], list[str] | None]:
+    """(label folder, the split's files, class names); classes come from the training split, so both splits agree."""
+    base, files = split_files(root, everything, split, test_fraction)
+    if not files:
+        raise UsageError(f"the {split} split of {root} is empty; add files or change data.test_fraction")
+    train_base, train_files = (base, files) if split == "train" else split_files(root, everything, "train", test_fraction)
+    return base, files, class_names(train_base, train_files, regex) if train_files else None
+
+
+def labels(base: Path, paths: list[str], classes: list[str], regex: str = "") -> torch.Tensor:
+    """Class indices (int64 N) of decoded files; a class the training split lacks is an error."""
+    names = [label_of(base, Path(p), regex) for p in paths]
+    unknown = sorted(set(names) - set(classes))
+    if unknown:
+        raise UsageError(f"{', '.join(unknown[:3])} under {base} is not among the training classes ({', '.join(classes)}); "
+                         "put every file in a class folder present in the training split")
+    return torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+
+
 def label_of(base: Path, file: Path, regex: str = "") -> str:
     if regex:
         match = re.search(regex, file.name)
@@ -149,22 +170,18 @@ def load_images(folder: Path, split: str, config: ImageFolderConfig) -> TensorDa
     root = Path(config.path)
     if root.suffix.lower() in ARRAY_EXTS:
         return load_array(root, split, config)
-    files = list_files(root, IMAGE_EXTS)
-    base, files = split_files(root, files, split, config.test_fraction)
-    if not files:
-        raise UsageError(f"the {split} split of {root} is empty; add files or change data.test_fraction")
-    classes = class_names(base, files)
-    channels = config.channels if config.channels != "auto" else auto_channels(files)
+    everything = list_files(root, IMAGE_EXTS)
+    base, files, classes = select(root, everything, split, config.test_fraction)
+    channels = config.channels if config.channels != "auto" else auto_channels(everything)  # both splits alike
     settings = {"kind": "image", "size": config.image_size, "channels": channels}
     arrays = prepare(files, settings, decode_image, strict=config.strict)
     info: dict[str, Any] = {"channels": channels, "image_size": config.image_size}
-    fields = {"x": torch.from_numpy(arrays["x"])}
+    fields, stream = {"x": arrays["x"]}, streams(arrays["x"], config.memory_limit_mb)
     if classes:
-        names = [label_of(base, root / p) for p in arrays["paths"]]
-        fields["y"] = torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+        fields["y"] = labels(base, arrays["paths"], classes)
         info.update(num_classes=len(classes), classes=classes)
-    data = FlipTensorData(fields, info) if config.flip else TensorData(fields, info)
-    return data
+    info["source"] = {"path": str(root), "manifest": arrays["key"], "decode": settings}
+    return own_data(fields, info, flip=config.flip, stream=stream)
 
 
 def auto_channels(files: list[Path]) -> int:
@@ -201,7 +218,7 @@ def decode_image(path: str, settings: dict[str, Any]) -> Any:
             rgba = img.convert("RGBA")
             img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
         img = img.convert("L" if settings["channels"] == 1 else "RGB")
-        pixels = np.asarray(img, dtype=np.uint8)
+        pixels = np.array(img, dtype=np.uint8)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
     h, w = pixels.shape[:2]
@@ -249,22 +266,58 @@ def load_array(path: Path, split: str, config: ImageFolderConfig) -> TensorData:
         labels = torch.from_numpy(np.asarray(y).astype(np.int64))[keep]
         fields["y"] = labels
         info["num_classes"] = int(torch.from_numpy(np.asarray(y).astype(np.int64)).max()) + 1
-    return FlipTensorData(fields, info) if config.flip else TensorData(fields, info)
+    return own_data(fields, info, flip=config.flip)
 
 
-class FlipTensorData(TensorData):
-    """TensorData whose images are flipped left-right at random (p = 0.5) per batch, on their device;
-    the draws come from the global RNG, which checkpoints save, so resume stays exact."""
+def streams(x: Any, limit_mb: int | None) -> bool:
+    """Whether prepared data `x` is read batch by batch from its memory-mapped cache entry."""
+    import numpy as np
+
+    from zoo.data.prepared import memory_limit
+
+    limit = memory_limit() if limit_mb is None else limit_mb << 20
+    return isinstance(x, np.memmap) and x.nbytes > limit
+
+
+def own_data(fields: dict[str, Any], info: dict[str, Any], *, flip: bool = False, stream: bool = False) -> "OwnTensorData":
+    """Tensors from arrays: memory-mapped (read per batch) when streaming, else loaded into memory now."""
+    import numpy as np
+
+    tensors = {k: torch.from_numpy(v if stream or not isinstance(v, np.memmap) else np.array(v)) if isinstance(v, np.ndarray) else v
+               for k, v in fields.items()}
+    return OwnTensorData(tensors, info, flip=flip, stream=stream)
+
+
+@dataclass
+class OwnTensorData(TensorData):
+    """TensorData with two extras: `flip` (images flipped left-right with p = 0.5 per batch, on the
+    device, drawn from the global RNG that checkpoints save, so resume stays exact) and `stream`
+    (fields stay memory-mapped on the CPU and only each batch's rows are read and moved to `device`;
+    same indices, same values, so training is bit-identical to the in-memory path)."""
+
+    flip: bool = False
+    stream: bool = False
+    device: torch.device = torch.device("cpu")
 
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = super().batch(idx)
-        x = out["x"]  # N×C×H×W
-        flip = torch.rand(len(x), device=x.device) < 0.5
-        out["x"] = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        if self.stream:
+            rows = idx.cpu()
+            out = {}
+            for name, tensor in self.fields.items():
+                picked = tensor[rows].to(self.device)
+                out[name] = picked.float().div_(255) if picked.dtype == torch.uint8 else picked
+        else:
+            out = super().batch(idx)
+        out = {k: v.float() if v.dtype == torch.float16 else v for k, v in out.items()}  # audio is float16 in the cache
+        if self.flip:
+            x = out["x"]  # N×C×H×W
+            flip = torch.rand(len(x), device=x.device) < 0.5
+            out["x"] = torch.where(flip[:, None, None, None], x.flip(-1), x)
         return out
 
-    def to(self, device: torch.device) -> "FlipTensorData":
-        return FlipTensorData({k: v.to(device) for k, v in self.fields.items()}, self.info)
+    def to(self, device: torch.device) -> "OwnTensorData":
+        fields = self.fields if self.stream else {k: v.to(device) for k, v in self.fields.items()}
+        return OwnTensorData(fields, self.info, flip=self.flip, stream=self.stream, device=torch.device(device))
 
 
 # ---- text -----------------------------------------------------------------------------------
@@ -279,7 +332,7 @@ def load_text(folder: Path, split: str, config: TextFilesConfig) -> TextData:
         text = read_text(file, config.encoding_errors)
         if not text:
             raise UsageError(f"{file} is empty; a text split needs some text")
-        return TextData(text, {"split": split, "chars": len(text)})
+        return TextData(text, {"split": split, "chars": len(text), "source": text_source(root, [file])})
     if root.is_dir():
         files = sorted(p for p in root.glob(config.glob) if p.is_file())
         if not files:
@@ -291,7 +344,13 @@ def load_text(folder: Path, split: str, config: TextFilesConfig) -> TextData:
         raise UsageError(f"{root} holds no text; a corpus needs some")
     cut = int(len(text) * (1 - config.test_fraction))
     part = text[:cut] if split == "train" else text[cut:]
-    return TextData(part, {"split": split, "chars": len(part)})
+    return TextData(part, {"split": split, "chars": len(part), "source": text_source(root, files)})
+
+
+def text_source(root: Path, files: list[Path]) -> dict[str, Any]:
+    from zoo.data.prepared import manifest_key
+
+    return {"path": str(root), "manifest": manifest_key(files, {"kind": "text"}), "files": len(files)}
 
 
 def read_text(path: Path, errors: str) -> str:
@@ -310,20 +369,19 @@ def load_audio(folder: Path, split: str, config: AudioFolderConfig) -> TensorDat
     root = Path(config.path)
     if config.clip_samples <= 0 or config.sample_rate <= 0:
         raise UsageError("data.clip_samples and data.sample_rate must be positive integers")
-    files = list_files(root, AUDIO_EXTS)
-    base, files = split_files(root, files, split, config.test_fraction)
-    if not files:
-        raise UsageError(f"the {split} split of {root} is empty; add files or change data.test_fraction")
-    classes = class_names(base, files, config.label_regex)
+    base, files, classes = select(root, list_files(root, AUDIO_EXTS), split, config.test_fraction, config.label_regex)
     settings = {"kind": "audio", "rate": config.sample_rate, "clip": config.clip_samples}
     arrays = prepare(files, settings, decode_audio, strict=config.strict)
-    fields = {"x": torch.from_numpy(arrays["x"]).float()}
+    fields, stream = {"x": arrays["x"]}, streams(arrays["x"], config.memory_limit_mb)
     info: dict[str, Any] = {"sample_rate": config.sample_rate, "clip_samples": config.clip_samples, "num_classes": 0}
     if classes:
-        names = [label_of(base, root / p, config.label_regex) for p in arrays["paths"]]
-        fields["y"] = torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
+        fields["y"] = labels(base, arrays["paths"], classes, config.label_regex)
         info.update(num_classes=len(classes), classes=classes)
-    return TensorData(fields, info)
+    info["source"] = {"path": str(root), "manifest": arrays["key"], "decode": settings}
+    data = own_data(fields, info, stream=stream)
+    if not stream:  # in memory: float32 once, as the registered audio datasets hold it
+        data.fields["x"] = data.fields["x"].float()
+    return data
 
 
 def decode_audio(path: str, settings: dict[str, Any]) -> Any:
@@ -357,7 +415,8 @@ def decode_audio(path: str, settings: dict[str, Any]) -> Any:
         pcm = resample_poly(pcm, settings["rate"] // g, int(rate) // g).astype(np.float32)
     clip = np.zeros(settings["clip"], dtype=np.float32)
     part = pcm[: settings["clip"]]
-    clip[: len(part)] = part / max(float(np.abs(part).max()) if len(part) else 0.0, 1e-8) if len(part) and np.abs(part).max() > 0 else part
+    peak = float(np.abs(part).max()) if len(part) else 0.0
+    clip[: len(part)] = part / peak if peak > 0 else part  # silence stays silence
     return clip.astype(np.float16)
 
 
@@ -373,8 +432,3 @@ TEXT_FILES = _spec("text-files", "text", "your text: `--data FILE.txt` or a fold
 AUDIO_FOLDER = _spec("audio-folder", "audio", "your clips: `--data FOLDER` of WAV (FLAC/OGG/MP3 if torchaudio decodes them), class subfolders",
                      "zoo.data.own:load_audio", AudioFolderConfig)
 
-
-def check_decodable(path: Path) -> None:
-    """Raise ZooError when a path is unusable; kept separate so errors name the file."""
-    if not path.exists():
-        raise ZooError(f"{path} disappeared while reading the data")

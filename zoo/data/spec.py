@@ -37,6 +37,7 @@ class DatasetSpec:
     subdirs: list[str] = field(default_factory=lambda: ["."])  # where under a data root its files may sit
     urls: dict[str, str] = field(default_factory=dict)  # file name -> download URL
     license: str = ""
+    source: bool = False  # the user's own files: read from `data.path` (`--data PATH`), never searched or downloaded
 
 
 def search_roots(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:

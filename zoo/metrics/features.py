@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.config import suggest
+from zoo.config import DataConfig, suggest
 from zoo.data.spec import ImageDataConfig, file_digest
 from zoo.errors import UsageError, ZooError
 from zoo.metrics.networks import cached_network
@@ -173,10 +173,17 @@ def resize(images: Tensor, size: int) -> Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
 
 
-def native_split(dataset: str, split: str, data_dir: str | os.PathLike[str] | None = None) -> Any:
-    """A split of an image dataset at its native size (the feature network's), decoded into tensors."""
+def native_split(dataset: str | DataConfig, split: str, data_dir: str | os.PathLike[str] | None = None) -> Any:
+    """A split of an image dataset at its native size (the feature network's), decoded into tensors.
+    Your own images (a DataConfig of zoo.data.own) come at the run's size, labelled by their class folders."""
     from zoo.data import load_dataset
 
+    if isinstance(dataset, DataConfig):
+        data = load_dataset(dataset, split, data_dir)
+        if "y" not in data.fields:
+            raise UsageError("no domain feature network for an unlabelled image folder (one is trained on class subfolders); "
+                             "use --features inception --set features.weights=PATH, or --metrics \"\" for the family's own numbers")
+        return data
     if dataset not in NATIVE_SIZE:
         raise UsageError(
             f"no domain feature network for dataset {dataset!r} (there are for {', '.join(NATIVE_SIZE)}); "
@@ -186,15 +193,20 @@ def native_split(dataset: str, split: str, data_dir: str | os.PathLike[str] | No
 
 
 def domain_features(
-    dataset: str,
+    dataset: str | DataConfig,
     device: torch.device | str = "cpu",
     data_dir: str | os.PathLike[str] | None = None,
     recipe: Recipe = Recipe(),
     quiet: bool = False,
 ) -> DomainFeatures:
-    """The dataset's feature network: loaded from the cache, or trained once (CPU, about a minute) and cached."""
+    """The dataset's feature network: loaded from the cache, or trained once (CPU, about a minute) and cached.
+    For your own labelled images (`dataset` a DataConfig) it is trained on the folder's training split,
+    keyed by those tensors' checksum like any other."""
     train = native_split(dataset, "train", data_dir)
+    name = dataset if isinstance(dataset, str) else dataset.dataset
     images, labels = train.fields["x"], train.fields["y"]
+    if not isinstance(dataset, str):  # a small folder: batches no larger than its training split
+        recipe = dataclasses.replace(recipe, batch_size=min(recipe.batch_size, len(images)))
     checksum = data_checksum(images, labels)
     recipe_json = json.dumps(dataclasses.asdict(recipe), sort_keys=True)
     key = hashlib.sha256(f"{checksum}:{recipe_json}".encode()).hexdigest()[:16]
@@ -202,7 +214,7 @@ def domain_features(
     def describe(net: FeatureNet) -> dict[str, Any]:
         test = native_split(dataset, "test", data_dir)
         return {
-            "dataset": dataset,
+            "dataset": name,
             "data_sha256": checksum,
             "recipe": dataclasses.asdict(recipe),
             "architecture": "conv5x5/2(32)-bn-relu, conv3x3/2(64)-bn-relu, fc128 (features, standardised), relu, fc",
@@ -210,15 +222,15 @@ def domain_features(
         }
 
     cached = cached_network(
-        f"{dataset}-{key}",
+        f"{name}-{key}",
         build=lambda: FeatureNet(images.shape[1], int(labels.max()) + 1, images.shape[-1]),
         train=lambda: train_feature_net(images, labels, recipe),
         describe=describe,
-        title=f"{dataset} feature network",
+        title=f"{name} feature network",
         device=device,
         quiet=quiet,
     )
-    return DomainFeatures(dataset, cached.net, cached.card, cached.weights)
+    return DomainFeatures(name, cached.net, cached.card, cached.weights)
 
 
 @dataclass

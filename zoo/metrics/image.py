@@ -54,7 +54,9 @@ def extractor(ctx: EvalContext) -> Any:
 
 def classifier(ctx: EvalContext) -> DomainFeatures:
     """The dataset's domain network; label accuracy uses it whichever features the other metrics use."""
-    return ctx.cached(CacheKey("image-classifier"), lambda: domain_features(ctx.config.data.dataset, ctx.device, ctx.data_dir))
+    data = ctx.config.data
+    own = getattr(data, "path", "")  # your own images (zoo.data.own): a network trained on the folder's classes
+    return ctx.cached(CacheKey("image-classifier"), lambda: domain_features(data if own else data.dataset, ctx.device, ctx.data_dir))
 
 
 def reference_images(ctx: EvalContext) -> Tensor:

@@ -1,0 +1,152 @@
+"""Decode once, start fast: a folder's files decoded in parallel into a cache entry keyed by the file
+manifest (paths, sizes, mtimes) and the decode settings.
+
+An entry is a folder `<cache>/prepared/<key>/` holding `x.npy` (the stacked arrays) and `paths.json`
+(the decoded files, in order). It is written under a temporary name and renamed into place, so an
+interrupted decode leaves nothing that could be served; any changed, added or removed file changes
+the key, so a stale entry is never read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from zoo.data.spec import cache_dir
+from zoo.errors import UsageError, ZooError
+
+VERSION = 1  # bump when a decoder's output changes
+PARALLEL_FROM = 256  # fewer files decode in this process (starting workers would cost more)
+
+
+def manifest_key(files: list[Path], settings: dict[str, Any]) -> str:
+    """sha256 of the decoder version, the settings and every file's (path, size, mtime)."""
+    h = hashlib.sha256(json.dumps({"version": VERSION, "settings": settings}, sort_keys=True).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def prepare(files: list[Path], settings: dict[str, Any], decode: Callable[[str, dict[str, Any]], np.ndarray], *, strict: bool = False) -> dict[str, Any]:
+    """{"x": the decoded arrays stacked, "paths": the files they came from, "key": the cache key}; decoded
+    only when no entry for this manifest and these settings exists. `x` is memory-mapped from the
+    entry (copy-on-write, read lazily); only when the cache cannot be written is it an in-memory array.
+    Decoded items go straight into the entry's file, so a folder larger than memory decodes too."""
+    key = manifest_key(files, settings)
+    entry = cache_dir() / "prepared" / key
+    if not (entry / "paths.json").is_file():
+        scratch = _scratch(entry.parent)
+        try:
+            x, kept = _collect(decode_all([str(f) for f in files], settings, decode), len(files), scratch, strict)
+            if scratch is None:
+                return {"x": x, "paths": kept, "key": key}
+            (scratch / "paths.json").write_text(json.dumps(kept))
+            x.flush()
+            del x
+            os.replace(scratch, entry)
+        except OSError as err:
+            if not (entry / "paths.json").is_file():  # another process may have won the race
+                raise ZooError(f"cannot write the decoded data into {entry.parent} ({err.strerror or err})",
+                               hint="free space there or point ZOO_CACHE_DIR at another folder") from None
+        finally:
+            if scratch is not None and scratch.exists():
+                shutil.rmtree(scratch, ignore_errors=True)
+    return {"x": np.load(entry / "x.npy", mmap_mode="c"), "paths": json.loads((entry / "paths.json").read_text()), "key": key}
+
+
+def _scratch(folder: Path) -> Path | None:
+    """A temporary folder beside the entries (renamed into place when complete), or None with one
+    warning line when the cache cannot be written: that costs only the cache."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+    except OSError as err:
+        warnings.warn(f"not caching the decoded data in {folder} ({err.strerror or err}); the next run decodes again", stacklevel=3)
+        return None
+
+
+def _collect(results: Iterator[tuple[str, Any]], n: int, scratch: Path | None, strict: bool) -> tuple[np.ndarray, list[str]]:
+    """Write decoded items in order into `scratch`/x.npy (or memory); failures are raised or warned about."""
+    out: np.ndarray | None = None
+    kept: list[str] = []
+    failed: list[tuple[str, str]] = []
+    for path, item in results:
+        if isinstance(item, str):
+            failed.append((path, item))
+            continue
+        if out is None:
+            shape = (n, *item.shape)
+            out = np.lib.format.open_memmap(scratch / "x.npy", "w+", item.dtype, shape) if scratch else np.empty(shape, item.dtype)
+        out[len(kept)] = item
+        kept.append(path)
+    if failed and (strict or out is None):
+        names = ", ".join(f"{Path(p).name} ({why})" for p, why in failed[:3])
+        raise UsageError(f"{len(failed)} of {n} files could not be decoded: {names}" + ("" if strict else "; none was usable"))
+    if failed:
+        warnings.warn(f"skipped {len(failed)} unreadable file(s): {', '.join(Path(p).name for p, _ in failed[:3])}"
+                      " (data.strict=true makes this an error)", stacklevel=3)
+    assert out is not None
+    return (_shrink(out, len(kept), scratch) if len(kept) < n else out), kept
+
+
+def _shrink(out: np.ndarray, k: int, scratch: Path | None) -> np.ndarray:
+    """The first `k` rows (the files that decoded), copied in chunks so memory stays bounded."""
+    if scratch is None:
+        return out[:k].copy()
+    small = np.lib.format.open_memmap(scratch / "x.part.npy", "w+", out.dtype, (k, *out.shape[1:]))
+    for i in range(0, k, 4096):
+        small[i : i + 4096] = out[i : min(i + 4096, k)]
+    small.flush()
+    del out
+    os.replace(scratch / "x.part.npy", scratch / "x.npy")
+    return small
+
+
+def decode_all(paths: list[str], settings: dict[str, Any], decode: Callable[[str, dict[str, Any]], np.ndarray]) -> Iterator[tuple[str, Any]]:
+    """(path, array or failure reason) for every path in order, decoded in worker processes when there
+    are many, with a progress bar (files/s, ETA)."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(paths), unit="files", desc="decoding", disable=len(paths) < PARALLEL_FROM, leave=False) as bar:
+        if len(paths) < PARALLEL_FROM:
+            for p in paths:
+                yield _safe(decode, p, settings)
+            return
+        workers = max(1, min(os.cpu_count() or 1, 8))
+        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+            for result in pool.map(_safe, [decode] * len(paths), paths, [settings] * len(paths), chunksize=64):
+                bar.update()
+                yield result
+
+
+def _safe(decode: Callable[[str, dict[str, Any]], np.ndarray], path: str, settings: dict[str, Any]) -> tuple[str, Any]:
+    """(path, array), or (path, the reason as a string) when the file cannot be decoded."""
+    try:
+        return path, decode(path, settings)
+    except UsageError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a corrupt file of any kind is skipped and counted
+        return path, f"{type(err).__name__}: {err}".splitlines()[0][:80]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def memory_limit() -> int:
+    """Default `data.memory_limit_mb` in bytes: half the memory available now (or 4 GiB where unknown)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
