@@ -28,6 +28,7 @@ QUIET = {"device": "cpu", "quiet": True}
 class TwoPartConfig:
     nan_at: int = -1  # step whose loss is made NaN (-1: never)
     fail_at: int = -1  # step whose train_step raises (-1: never)
+    twice: bool = False  # update each optimizer twice per train_step
 
 
 class TwoPart(Family):
@@ -54,6 +55,8 @@ class TwoPart(Family):
             if ctx.step == self.config.nan_at:
                 loss = loss * float("nan")
             ctx.update(name, loss)
+            if self.config.twice:
+                ctx.update(name, (getattr(self, name) - target) ** 2)
             logs[f"loss_{name}"] = loss.detach()
         return logs
 
@@ -126,6 +129,29 @@ def test_phases_naming_an_unknown_optimizer_is_a_usage_error(tmp_path, registere
         zoo.train("twopart-mnist", out=tmp_path / "r", overrides={"train.phases": [{"name": "x", "optimizers": ["c"]}]}, **QUIET)
 
 
+def test_a_last_phase_left_without_steps_is_a_usage_error(tmp_path, registered):
+    phases = [{"name": "first", "steps": 8, "optimizers": ["a"]}, {"name": "second", "optimizers": ["b"]}]
+    with pytest.raises(UsageError, match=r"\(second\) gets no steps: the phases before it take 8 of the run's 8"):
+        zoo.train("twopart-mnist", steps=8, out=tmp_path / "r", overrides={"train.phases": phases}, **QUIET)
+    with pytest.raises(UsageError, match=r"train.phases\[0\] is .*at least a name and its optimizers"):
+        zoo.train("twopart-mnist", steps=8, out=tmp_path / "s", overrides={"train.phases": [{"steps": 3}]}, **QUIET)
+
+
+def test_two_updates_of_one_optimizer_under_accumulation_are_a_usage_error(tmp_path, registered):
+    zoo.train("twopart-mnist", steps=2, out=tmp_path / "ok", overrides={"model.twice": True}, **QUIET)  # fine without accumulation
+    with pytest.raises(UsageError, match="optimizer 'a' was updated twice in one train_step"):
+        zoo.train("twopart-mnist", steps=2, out=tmp_path / "r", overrides={"model.twice": True, "data.batch_size": 8, "train.grad_accum": 2}, **QUIET)
+
+
+def test_ema_switched_on_at_resume_starts_at_the_restored_weights(tmp_path, registered):
+    part = zoo.train("tiny-mnist", steps=3, out=tmp_path / "r", overrides={"train.checkpoint_every": 3}, **QUIET)
+    restored = weights(part.path)
+    zoo.train(resume=part.path, steps=4, overrides={"train.ema_decay": 0.5}, **QUIET)
+    after = weights(part.path)
+    for key in ("mean", "log_std"):  # one step of EMA from the restored weights toward the new ones
+        torch.testing.assert_close(after[f"ema.{key}"], 0.5 * restored[key] + 0.5 * after[key])
+
+
 def test_nan_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, registered):
     with pytest.raises(NonFiniteLoss, match=r"loss_a became nan at step 5; the last good checkpoint is step_0000004"):
         zoo.train("twopart-mnist", out=tmp_path / "r", overrides={"model.nan_at": 5, "train.log_every": 3}, **QUIET)
@@ -170,11 +196,18 @@ def interrupt_on_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, ca
     monkeypatch.setattr(owner, name, wrapped)
 
 
-@pytest.mark.parametrize("where", ["step", "preview", "checkpoint", "log"])
+def test_a_nan_before_an_interrupt_fails_the_run_instead_of_being_saved(tmp_path, registered, monkeypatch):
+    interrupt_on_call(monkeypatch, TwoPart, "train_step", call=7)
+    with pytest.raises(NonFiniteLoss, match="loss_a became nan at step 5; no checkpoint was written"):
+        zoo.train("twopart-mnist", out=tmp_path / "r", overrides={"model.nan_at": 5, "train.log_every": 100, "train.checkpoint_every": 0}, **QUIET)
+    assert checkpoint.latest(tmp_path / "r") is None and Run.open(tmp_path / "r").summary()["status"] == "failed"
+
+
+@pytest.mark.parametrize("where", ["step", "preview", "evaluation", "checkpoint", "log"])
 def test_sigterm_anywhere_stops_at_a_step_boundary_and_resumes_exactly(tmp_path, registered, monkeypatch, where):
-    over = {"data.batch_size": 8, "train.checkpoint_every": 3, "train.sample_every": 2, "train.ema_decay": 0.5}
+    over = {"data.batch_size": 8, "train.checkpoint_every": 3, "train.sample_every": 2, "train.eval_every": 2, "train.ema_decay": 0.5}
     straight = zoo.train("tiny-mnist", steps=9, out=tmp_path / "straight", overrides=over, **QUIET)
-    target = {"step": (zoo.testing.TinyGaussian, "train_step"), "preview": (api, "preview"),
+    target = {"step": (zoo.testing.TinyGaussian, "train_step"), "preview": (api, "preview"), "evaluation": (api, "evaluate_model"),
               "checkpoint": (checkpoint, "save_model"), "log": (Run, "log")}[where]
     with monkeypatch.context() as patch:
         interrupt_on_call(patch, *target, call=2)
@@ -187,9 +220,10 @@ def test_sigterm_anywhere_stops_at_a_step_boundary_and_resumes_exactly(tmp_path,
     assert_same(weights(cut.path), weights(straight.path))
 
 
-def test_sigterm_at_random_moments_to_a_real_zoo_train_resumes_bit_identical(tmp_path):
-    """A scheduler's SIGTERM at random moments (steps, previews, evaluations, checkpoint writes) to a real
-    `zoo train` process: the run stops at a step boundary and `--resume` ends bit-identical to a straight run."""
+def test_sigterm_at_many_moments_to_a_real_zoo_train_resumes_bit_identical(tmp_path):
+    """A scheduler's SIGTERM to a real `zoo train` process while it writes a preview, while it writes a
+    checkpoint, while it evaluates, and at random moments: each run stops at a step boundary and
+    `--resume` ends bit-identical to a straight run."""
     import random
     import subprocess
     import sys
@@ -197,27 +231,38 @@ def test_sigterm_at_random_moments_to_a_real_zoo_train_resumes_bit_identical(tmp
 
     sets = {"model.nz": 8, "model.ngf": 4, "model.ndf": 4, "data.batch_size": 8, "train.log_every": 1, "train.checkpoint_every": 7,
             "train.sample_every": 5, "train.num_preview": 16, "train.eval_every": 10, "eval.metrics": ["kid"], "eval.num_samples": 32}
-    steps = 40
+    steps = 24
     straight = zoo.train("gan-mnist-quick", steps=steps, out=tmp_path / "straight", device="cpu", quiet=True, overrides=sets)
     args = ["gan-mnist-quick", "--steps", str(steps), "--device", "cpu", "--quiet"]
     for key, value in sets.items():
         args += ["--set", f"{key}={value}"]
+
+    def logged_step(out, step):  # the log line of `step` is written just before its evaluation starts
+        file = out / "metrics.jsonl"
+        return file.exists() and f'"step": {step},' in file.read_text()
+
     rng = random.Random(0)
-    stopped_at = []
-    for trial in range(3):
-        out = tmp_path / f"cut{trial}"
+    moments = {
+        "preview": lambda out: (out / "samples").is_dir() and any((out / "samples").iterdir()),
+        "checkpoint": lambda out: (out / "checkpoints").is_dir() and any((out / "checkpoints").glob(".tmp_*")),
+        "evaluation": lambda out: logged_step(out, 10),
+        "random-1": lambda out: (out / "metrics.jsonl").exists() and time.sleep(rng.uniform(0, 0.8)) is None,
+        "random-2": lambda out: (out / "metrics.jsonl").exists() and time.sleep(rng.uniform(0, 0.8)) is None,
+    }
+    stopped = {}
+    for name, ready in moments.items():
+        out = tmp_path / name
         proc = subprocess.Popen([sys.executable, "-m", "zoo", "train", *args, "--out", str(out)], stderr=subprocess.PIPE, text=True)
-        while not (out / "metrics.jsonl").exists() and proc.poll() is None:
-            time.sleep(0.02)
-        time.sleep(rng.uniform(0, 1.5))
+        while proc.poll() is None and not ready(out):
+            time.sleep(0.002)
         proc.send_signal(signal.SIGTERM)
         stderr = proc.communicate(timeout=120)[1]
         summary = Run.open(out).summary()
         assert summary["status"] in ("interrupted", "finished"), stderr
-        stopped_at.append(summary["step"])
+        stopped[name] = summary["step"]
         if summary["status"] == "interrupted":
             assert "interrupted; checkpoint" in stderr and "Traceback" not in stderr, stderr
             assert checkpoint.latest(out).name == f"step_{summary['step']:07d}"
             zoo.train(resume=out, device="cpu", quiet=True)
         assert_same(weights(out), weights(straight.path))
-    assert any(step < steps for step in stopped_at), f"no trial was interrupted: {stopped_at}"
+    assert sum(step < steps for step in stopped.values()) >= 4, f"too few runs were interrupted: {stopped}"

@@ -52,6 +52,7 @@ class TrainConfig:
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     find_unused_parameters: bool = False  # under torchrun: set when a step's loss leaves some parameters unused
     num_preview: int = 64  # samples in each periodic preview grid
+    fused_optimizer: bool = False  # Adam/AdamW's fused kernel (CPU, CUDA): faster for small models, last-bit different numbers
     grad_accum: int = 1  # micro-batches of data.batch_size per optimizer step (one all-reduce per step)
     ema_decay: float | None = None  # e.g. 0.999: the trainer keeps an EMA of the weights; sampling and evaluation use it
     ema_start: int = 0  # steps before the EMA starts following the weights (it copies them until then)
@@ -67,6 +68,14 @@ class TrainConfig:
             raise UsageError(f"train.epochs must be a positive integer, got {self.epochs}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise UsageError(f"train.ema_decay must be in (0, 1), e.g. 0.999, got {self.ema_decay}")
+        for i, phase in enumerate(self.phases):  # the shape of each phase; the trainer places them on the step axis
+            if not isinstance(phase, dict) or not {"name", "optimizers"} <= set(phase):
+                raise UsageError(f"train.phases[{i}] is {phase!r}; each phase is a mapping with at least a name and its optimizers, "
+                                 "e.g. {name: prior, steps: 1000, optimizers: [prior]}")
+            build(Phase, dict(phase), f"train.phases[{i}]")
+        fixed = sum(phase.get("steps") or 0 for phase in self.phases)
+        if self.epochs is None and fixed > self.steps:
+            raise UsageError(f"train.phases take {fixed} steps, more than train.steps={self.steps}; raise --steps or shorten a phase")
 
 
 @dataclass

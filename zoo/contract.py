@@ -82,16 +82,21 @@ class StepContext:
         self.active: tuple[str, ...] = tuple(optimizers)  # the optimizers the current phase trains
         self.micro, self.accum = 0, 1
         self.gates = gates or {}  # per optimizer, under torchrun: DistributedDataParallel arming the all-reduce
+        self._updated: dict[str, tuple[int, int]] = {}  # optimizer -> (step, micro) of its last update
 
     def autocast(self) -> Any:
         return dev.autocast(self.device, self.precision)
 
     def update(self, name: str, loss: Tensor) -> None:
         """One optimizer step of `optimizers[name]` on `loss` (with `train.grad_accum` K: a 1/K share of
-        one, applied after the K-th micro-batch)."""
+        one, applied after the K-th micro-batch, so each optimizer is updated at most once per call)."""
         if name not in self.active:
             raise UsageError(f"optimizer {name!r} does not train in phase {self.phase!r} (it trains {', '.join(self.active)}); "
                              "check `ctx.phase` in train_step or the preset's train.phases")
+        if self.accum > 1 and self._updated.get(name) == (self.step, self.micro):  # would wipe or re-step accumulated gradients
+            raise UsageError(f"optimizer {name!r} was updated twice in one train_step; under train.grad_accum={self.accum} each "
+                             "optimizer may be updated once per call: sum those losses into one update, or drop train.grad_accum")
+        self._updated[name] = (self.step, self.micro)
         optimizer, scaler = self.optimizers[name], self.scalers[name]
         first, last = self.micro == 0, self.micro == self.accum - 1
         if first:

@@ -35,10 +35,11 @@ def train(name: str | None, steps: int | None, epochs: int | None, device: str, 
     try:
         run = train_run(name, steps=steps, epochs=epochs, device=device, precision=precision, seed=seed, out=out, data_dir=data_dir, data=data,
                         overrides=parse_sets(sets), resume=resume, overwrite=overwrite, quiet=quiet, compile=compile_, loggers=list(loggers))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         from zoo.checkpoint import latest
+        from zoo.trainer import Interrupted
 
-        target = resume or out
+        target = err.run_path if isinstance(err, Interrupted) else resume or out
         folder = latest(Path(target)) if target and Path(target, "checkpoints").is_dir() else None
         saved = f"checkpoint {folder.name} is saved: continue with `zoo train --resume {target}`" if folder else "no checkpoint was written yet"
         raise click.ClickException(f"interrupted; {saved}") from None
