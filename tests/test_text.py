@@ -159,7 +159,7 @@ def test_conditions_are_the_sample_keywords(tmp_path):
 
 
 def test_shared_gpt_is_the_text_familys_network(tmp_path):
-    """zoo.nn.gpt.GPT (the VQ-VAE's prior) holds the same HF modules under the same names as the text GPT:
+    """zoo.nn.gpt.GPT (the VQ-VAE's prior) holds the same GPT2 under the same names as the text GPT:
     the same weights give the same logits, and it trains, scores and generates on token ids alone."""
     Family = text_family()
     torch.manual_seed(0)
@@ -178,6 +178,36 @@ def test_shared_gpt_is_the_text_familys_network(tmp_path):
     assert torch.equal(prior.generate(ids[:, :3], 20, temperature=0), text_model.generate(ids[:, :3], 20, temperature=0))
     with pytest.raises(UsageError, match="n_head"):
         GPT(32, 16, 1, 3, 16)
+
+
+@pytest.mark.parametrize("gelu", ["exact", "tanh"])
+def test_gpt2_is_transformers_gpt2(gelu):
+    """zoo's GPT-2 is HF's, written out: a seed draws GPT2Model's initial weights under the same names, and
+    a training forward (dropout on, same draws) gives the same logits and gradients, bit for bit."""
+    from transformers import GPT2LMHeadModel, GPT2Model
+
+    from zoo.nn import gpt
+
+    sizes = (40, 2, 2, 16, 16, 0.2)  # vocabulary, layers, heads, width, context, dropout
+    config = gpt.gpt2_config(*sizes, gelu=gelu)
+    torch.manual_seed(0)
+    hf = GPT2Model(config)
+    torch.manual_seed(0)
+    ours = gpt.GPT2(*sizes, gelu=gelu)
+    theirs, mine = hf.state_dict(), ours.state_dict()
+    assert theirs.keys() == mine.keys() and all(torch.equal(theirs[k], mine[k]) for k in theirs)
+    lm = GPT2LMHeadModel(config)
+    lm.transformer.load_state_dict(mine)
+    ids = torch.randint(0, 40, (3, 16))
+    torch.manual_seed(1)
+    expected = lm.train()(ids).logits
+    torch.manual_seed(1)
+    got = gpt.logits(ours.train(), ids)
+    assert torch.equal(expected, got)
+    expected.square().mean().backward()
+    got.square().mean().backward()
+    grads = dict(lm.transformer.named_parameters())
+    assert all(torch.equal(grads[k].grad, p.grad) for k, p in ours.named_parameters())
 
 
 # ---- a trained run -------------------------------------------------------------------------------------
@@ -250,6 +280,8 @@ def test_fine_tuning_starts_from_init_from(run_dir, tmp_path):
         zoo.train("gpt-shakespeare", steps=1, device="cpu", out=tmp_path / "a", overrides={**overrides, "model.init_from": str(tmp_path / "nope")}, quiet=True)
     with pytest.raises(ZooError, match="n_embd 16 .run: 32."):
         zoo.train("gpt-shakespeare", steps=1, device="cpu", out=tmp_path / "b", overrides={**overrides, "model.n_embd": 32}, quiet=True)
+    with pytest.raises(ZooError, match="gelu exact .run: tanh.*--set model.gelu=exact"):
+        zoo.train("gpt-shakespeare", steps=1, device="cpu", out=tmp_path / "g", overrides={**overrides, "model.gelu": "tanh"}, quiet=True)
     bare = tmp_path / "bare"  # weights and config, no tokenizer: the run trains its own, with another vocabulary
     bare.mkdir()
     for name in ("model.safetensors", "config.json"):

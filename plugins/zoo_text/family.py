@@ -1,9 +1,10 @@
 """TextFamily: next-token language models (GPT-2 style transformer or char-LSTM) trained by zoo's trainer.
 
-The GPT is Hugging Face's `GPT2Model` held as `self.transformer` (zoo.nn.gpt), its output head tied to the
-token embedding (no separate `lm_head` weight), so the weights the core saves carry exactly the names
-`GPT2LMHeadModel` expects: with `save_assets`' config.json and tokenizer, every checkpoint folder loads
-with `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`. The LSTM is `self.lstm`.
+The GPT is `zoo.nn.gpt.GPT2` (GPT-2 in Hugging Face's `GPT2Model` layout) held as `self.transformer`, its
+output head tied to the token embedding (no separate `lm_head` weight), so the weights the core saves carry
+exactly the names `GPT2LMHeadModel` expects: with `save_assets`' config.json and tokenizer, every checkpoint
+folder loads with `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.from_pretrained`. The LSTM is
+`self.lstm`.
 The run's tokenizer lives in its assets folder (`context.assets`), written by `setup`.
 """
 from __future__ import annotations
@@ -18,11 +19,12 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import Tensor, nn
-from transformers import GenerationConfig, GPT2Config, GPT2Model, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from zoo.capabilities import Condition
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.data.tensors import TextData
+from zoo.device import single_thread
 from zoo.errors import UsageError, ZooError
 from zoo.metrics.text import bits_per_token, perplexity
 from zoo.nn import gpt
@@ -44,6 +46,7 @@ class TextConfig:
     n_embd: int = 128  # embedding and hidden width
     block_size: int = 64  # context length in tokens: training windows, and GPT's position table
     dropout: float = 0.0
+    gelu: Literal["exact", "tanh"] = "exact"  # gpt only: exact (erf, as nanoGPT) or GPT-2's tanh form (slower on CPU; HF GPT-2 weights use it)
     bpe_vocab_size: int = 1024  # tokenizer=bpe: 256 bytes + end-of-text + learnt merges
     init_from: str | None = None  # fine-tune from a text checkpoint folder or a Hugging Face GPT-2 folder
     max_new_tokens: int = 500  # default sample length (previews, evaluation samples, `zoo sample`); nanoGPT's
@@ -53,7 +56,7 @@ def check_config(config: TextConfig) -> None:
     if config.max_new_tokens < 1:
         raise UsageError(f"model.max_new_tokens must be a positive integer, got {config.max_new_tokens}")
     if config.arch == "gpt":
-        gpt.check_shape(config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout)
+        gpt.check_shape(config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout, gelu=config.gelu)
     else:
         gpt.check_shape(config.n_layer, 1, config.n_embd, config.block_size, config.dropout)  # the LSTM has no heads
     if config.tokenizer == "bpe" and config.bpe_vocab_size < 257:
@@ -61,9 +64,9 @@ def check_config(config: TextConfig) -> None:
 
 
 def build_network(config: TextConfig, vocab_size: int) -> nn.Module:
-    """The GPT-2 (HF `GPT2Model`, tied head) or the char-LSTM, sized by `config`."""
+    """The GPT-2 (`GPT2Model`'s layout, tied head) or the char-LSTM, sized by `config`."""
     if config.arch == "gpt":
-        return GPT2Model(gpt.gpt2_config(vocab_size, config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout))
+        return gpt.GPT2(vocab_size, config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout, config.gelu)
     return CharLSTM(vocab_size, config.n_embd, config.n_layer, config.dropout)
 
 
@@ -233,11 +236,12 @@ class TextFamily(Family):
         if stream is not None and prompt:
             stream(prompt)
         new = []
-        for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
-            new.append(token)
-            piece = pieces.push(int(token[0])) if stream is not None else ""
-            if piece:
-                stream(piece)
+        with single_thread(self.device):  # one token at a time: ops too small for a second thread
+            for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
+                new.append(token)
+                piece = pieces.push(int(token[0])) if stream is not None else ""
+                if piece:
+                    stream(piece)
         rest = pieces.flush()
         if stream is not None and rest:
             stream(rest)
@@ -266,10 +270,6 @@ class TextFamily(Family):
             "bits_per_byte": bits_per_token(nats / len(text.encode("utf-8"))),
         }
 
-    def hf_config(self) -> GPT2Config:
-        c = self.config
-        return gpt.gpt2_config(self.info["vocab_size"], c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, self.tokenizer.eos_token_id)
-
     def throughput_unit(self) -> tuple[str, float]:
         return "tokens", float(self.config.block_size)
 
@@ -277,16 +277,18 @@ class TextFamily(Family):
         """Tokenizer files, and for the GPT a Hugging Face config.json + generation_config.json."""
         self.tokenizer.save_pretrained(str(folder))
         if self.config.arch == "gpt":
-            config = self.hf_config()
-            config.save_pretrained(str(folder))
+            from transformers import GenerationConfig
+
+            c, eos = self.config, self.tokenizer.eos_token_id
+            config = gpt.hf_config(self.info["vocab_size"], c.n_layer, c.n_head, c.n_embd, c.block_size, c.dropout, eos, c.gelu)
+            (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
             GenerationConfig(  # zoo's defaults: plain sampling (top_k=0 turns HF's top-50 off), the preset's length
-                do_sample=True, max_new_tokens=self.config.max_new_tokens, top_k=0,
-                bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.eos_token_id,
+                do_sample=True, max_new_tokens=c.max_new_tokens, top_k=0, bos_token_id=eos, eos_token_id=eos, pad_token_id=eos,
             ).save_pretrained(str(folder))
 
 
 def load_pretrained(network: nn.Module, folder: Path, config: TextConfig, vocab_size: int) -> None:
-    """Copy weights into `network` (the GPT2Model or CharLSTM) from a text checkpoint folder or a Hugging
+    """Copy weights into `network` (the GPT2 or CharLSTM) from a text checkpoint folder or a Hugging
     Face GPT-2 folder (`model.safetensors`)."""
     file = folder / "model.safetensors"
     if not file.is_file():
@@ -325,9 +327,13 @@ def check_hf_config(folder: Path, config: TextConfig, vocab_size: int) -> None:
             f"model.init_from={folder} has a {hf.get('vocab_size')}-token vocabulary but the run's tokenizer has {vocab_size}",
             hint="put the model's own tokenizer.json in the folder so the run uses it",
         )
-    ours = {"n_layer": config.n_layer, "n_head": config.n_head, "n_embd": config.n_embd, "block_size": config.block_size}
-    theirs = {"n_layer": hf.get("n_layer"), "n_head": hf.get("n_head"), "n_embd": hf.get("n_embd"), "block_size": hf.get("n_positions")}
+    activation = hf.get("activation_function", "gelu_new")  # GPT2Config's default
+    if activation not in gpt.HF_ACTIVATION:
+        raise ZooError(f"model.init_from={folder} uses activation {activation!r}; the text family's GPT has a GELU (gelu, gelu_new or gelu_pytorch_tanh)")
+    ours = {"n_layer": config.n_layer, "n_head": config.n_head, "n_embd": config.n_embd, "block_size": config.block_size, "gelu": config.gelu}
+    theirs = {"n_layer": hf.get("n_layer"), "n_head": hf.get("n_head"), "n_embd": hf.get("n_embd"), "block_size": hf.get("n_positions"),
+              "gelu": gpt.HF_ACTIVATION[activation]}
     wrong = [k for k in ours if ours[k] != theirs[k]]
     if wrong:
         sets = " ".join(f"--set model.{k}={theirs[k]}" for k in wrong)
-        raise ZooError(f"model.init_from={folder} has a different shape: {', '.join(f'{k} {theirs[k]} (run: {ours[k]})' for k in wrong)}", hint=f"pass {sets}")
+        raise ZooError(f"model.init_from={folder} has a different architecture: {', '.join(f'{k} {theirs[k]} (run: {ours[k]})' for k in wrong)}", hint=f"pass {sets}")
