@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import re
 import shutil
 import statistics
@@ -96,13 +95,13 @@ def score_nanogpt(folder: Path, out: Path) -> float | None:
     sys.path.insert(0, str(folder))
     from model import GPT, GPTConfig  # nanoGPT's model.py
 
-    ckpt = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)
     model = GPT(GPTConfig(**ckpt["model_args"]))
     model.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in ckpt["model"].items()})
     model.eval()
-    meta = pickle.loads((folder / "data" / "shakespeare_char" / "meta.pkl").read_bytes())
     text = CORPUS.read_text(encoding="utf-8")
-    val = torch.tensor([meta["stoi"][c] for c in text[int(len(text) * 0.9):]])
+    stoi = {c: i for i, c in enumerate(sorted(set(text)))}  # nanoGPT's prepare.py vocabulary (its meta.pkl is not unpickled)
+    val = torch.tensor([stoi[c] for c in text[int(len(text) * 0.9):]])
 
     return score(lambda x: model(x, targets=x.contiguous())[0], val)  # given targets, nanoGPT returns every position's logits
 
