@@ -24,7 +24,6 @@ from transformers import PreTrainedTokenizerFast
 from zoo.capabilities import Condition
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.data.tensors import TextData
-from zoo.device import single_thread
 from zoo.errors import UsageError, ZooError
 from zoo.metrics.text import bits_per_token, perplexity
 from zoo.nn import gpt
@@ -236,12 +235,11 @@ class TextFamily(Family):
         if stream is not None and prompt:
             stream(prompt)
         new = []
-        with single_thread(self.device):  # one token at a time: ops too small for a second thread
-            for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
-                new.append(token)
-                piece = pieces.push(int(token[0])) if stream is not None else ""
-                if piece:
-                    stream(piece)
+        for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
+            new.append(token)
+            piece = pieces.push(int(token[0])) if stream is not None else ""
+            if piece:
+                stream(piece)
         rest = pieces.flush()
         if stream is not None and rest:
             stream(rest)

@@ -42,6 +42,7 @@ class VAEFamily(ImageAutoencoder):
     conditions: ClassVar[tuple[Condition, ...]] = (LABEL, MODE)
     tiny: ClassVar[dict[str, Any]] = {
         "model.width": 4, "model.hidden": 16, "model.latent_dim": 4, "model.iwae_k": 4, "model.iwae_images": 16, "data.batch_size": 8,
+        "train.lr": 1e-2,  # the σ-VAE (Gaussian) loss must visibly fall within the contract's 24 steps
     }
 
     def __init__(self, config: VAEConfig, info: dict[str, Any], context: FamilyContext) -> None:

@@ -18,7 +18,6 @@ the text family holds a `GPT2` itself (its checkpoints must be HF folders) and u
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol
 
@@ -26,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.device import single_thread
 from zoo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -235,8 +233,7 @@ def steps(
 ) -> Iterator[Tensor]:
     """Yield the next N×1 tokens one at a time after ids N×T0.
 
-    Cached, each step feeds only the newest token (GPT: key/value cache; LSTM: hidden state); callers
-    run that loop in `zoo.device.single_thread`, since a second CPU thread only slows ops this small. Absolute
+    Cached, each step feeds only the newest token (GPT: key/value cache; LSTM: hidden state). Absolute
     positions cannot slide, so when a windowed model's cache fills its window it restarts on the last
     half window. Uncached, each step recomputes the last `window` tokens (nanoGPT's loop), or the whole
     sequence for an unbounded model: the reference the cached path is checked against.
@@ -269,8 +266,7 @@ def generate(
     if ids.ndim != 2 or ids.shape[1] == 0:
         raise UsageError(f"generate needs token ids N×T0 with T0 >= 1, got shape {tuple(ids.shape)}")
     check_sampling(temperature, top_k, top_p)
-    with single_thread(ids.device) if use_cache else contextlib.nullcontext():
-        return torch.cat([ids, *steps(model, ids, max_new_tokens, generator, temperature, top_k, top_p, use_cache)], 1)
+    return torch.cat([ids, *steps(model, ids, max_new_tokens, generator, temperature, top_k, top_p, use_cache)], 1)
 
 
 class GPT(nn.Module):
