@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import pluggy
 
 from zoo import hookspecs
+from zoo.provenance import zoo_version
 from zoo.errors import UsageError, ZooError
 
 # Built-in plugins: always loaded. Name -> module path.
@@ -61,7 +62,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         _register(pm, module, ep.name, external=ep.name not in BUILTIN_PLUGINS)
     for name, path in BUILTIN_PLUGINS.items():
         if not pm.has_plugin(name) and name not in FAILED:
-            VERSIONS[name] = _own_version()
+            VERSIONS[name] = zoo_version()
             _register(pm, importlib.import_module(path), name, external=False)
     external = sorted(installed - set(BUILTIN_PLUGINS))
     for name in sorted((allowed or set()) - installed - set(BUILTIN_PLUGINS)):
@@ -232,13 +233,6 @@ def _allowed_external() -> set[str] | None:
     if raw is None:
         return None
     return {name.strip() for name in raw.split(",") if name.strip()}
-
-
-def _own_version() -> str:
-    try:
-        return importlib.metadata.version("genzoo")
-    except importlib.metadata.PackageNotFoundError:
-        return "dev"
 
 
 def reset() -> None:

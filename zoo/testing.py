@@ -107,7 +107,6 @@ class FamilyContract:
         return {**base, **family.tiny, **self.extra_overrides}
 
     def train(self, out: Path, steps: int) -> Path:
-        import pytest
 
         import zoo
         from zoo.registry import get_catalog
@@ -210,7 +209,6 @@ class FamilyContract:
 
     def test_conditions(self, run_dir: Path) -> None:
         """Every declared condition is accepted; an unknown one and an out-of-range label are usage errors."""
-        import pytest
 
         import zoo
         from zoo.capabilities import num_classes
