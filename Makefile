@@ -11,11 +11,11 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,report,serve]'
+	$(BIN)/pip install -q -e '.[test,report,serve,music]'
 	touch $(STAMP)
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[report,serve]'
+	$(BIN)/pip install -q -e '.[report,serve,music]'
 	touch $(DEMO_STAMP)
 
 install: $(STAMP)

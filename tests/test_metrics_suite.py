@@ -129,6 +129,18 @@ def test_label_accuracy_of_the_real_test_set_is_the_classifier_accuracy() -> Non
     assert result.values["label_accuracy"] == pytest.approx(result.protocol["feature_test_accuracy"], abs=0.01)
 
 
+def test_sample_confidence_of_real_digits_is_the_ceiling_and_one_digit_has_no_coverage() -> None:
+    test = native_split("mnist", "test")
+    model, ctx = image_ctx(test.fields["x"][:2000], 2000)
+    real = evaluate_model(model, ctx, ["sample_confidence"])["sample_confidence"].values
+    assert real["sample_confidence"] == pytest.approx(real["real_confidence"], abs=0.01) and real["real_confidence"] > 0.98
+    assert real["class_coverage"] > 0.99 and real["max_class_share"] < 0.13
+    ones = test.fields["x"][test.fields["y"] == 1][:500]
+    model, ctx = image_ctx(ones, 500)
+    single = evaluate_model(model, ctx, ["sample_confidence"])["sample_confidence"].values
+    assert single["max_class_share"] > 0.98 and single["class_coverage"] < 0.1
+
+
 def test_label_accuracy_refuses_unconditional_models() -> None:
     model, ctx = image_ctx(torch.zeros(4, 1, 28, 28, dtype=torch.uint8), 4)
     with pytest.raises(UsageError, match="class-conditional"):

@@ -21,7 +21,8 @@ from zoo.plugins import call_hook, check_loggers, loggers_for
 from zoo.presets import RunConfig, resolve
 from zoo.registry import get_catalog
 from zoo.run import Run
-from zoo.samples import Samples
+from zoo.restoration import MASK, inpainting_sheet
+from zoo.samples import PREVIEW_SUFFIX, ImageSamples, Samples
 
 PathLike = str | os.PathLike[str]
 
@@ -62,7 +63,6 @@ def train(
             raise UsageError(f"--{key.split('.')[1]} must be a positive integer, got {flat[key]!r}")
     dist.check_group_open()
     torch_device = dev.resolve_device(_rank_device(device))
-    precision = dev.resolve_precision(precision, torch_device)
     if data is not None:
         if resume is not None:
             raise UsageError("--data and --resume: a resumed run reads the data it was started on (its data.path); drop --data")
@@ -75,6 +75,7 @@ def train(
             raise UsageError(f"--resume {resume} is a {run.config.preset!r} run, not {name!r}")
         config = _with_overrides(run.config, flat)
         _add_loggers(config, loggers)
+        precision = dev.resolve_precision(config.train.precision if precision == "auto" else precision, torch_device)
         run.config = config
     else:
         if name is None:
@@ -83,6 +84,7 @@ def train(
         if seed is not None:
             config.seed = seed
         _add_loggers(config, loggers)
+        precision = dev.resolve_precision(config.train.precision if precision == "auto" else precision, torch_device)
         if data is not None:  # decode (and cache) before the run folder exists, so bad files leave no run behind
             from zoo.data import load_dataset
 
@@ -98,8 +100,9 @@ def _own_data(name: str, data: PathLike) -> dict[str, Any]:
     """The overrides that point preset `name` at PATH, read as its family's modality (zoo.data.own)."""
     from zoo.data.own import source_overrides
 
-    family = get_catalog().get("models", get_catalog().preset(name)["family"]).load()
-    return source_overrides(family.modality, data)
+    preset = get_catalog().preset(name)
+    family = get_catalog().get("models", preset["family"]).load()
+    return source_overrides(family.modality, data, (preset.get("data") or {}).get("dataset"))
 
 
 def _add_loggers(config: RunConfig, loggers: list[str] | None) -> None:
@@ -143,7 +146,7 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     dist.world().barrier()  # the other ranks read the assets (a tokenizer) rank 0 just wrote
     model = dev.optimize_model(build(run, device, data_dir), device, compile)
     data = model.prepare(raw_train).to(device)
-    ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, precision)
+    ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, dev.sampling_precision(config.train.precision, device))
     trainer = Trainer(
         run, model, data, device, precision, quiet=quiet,
         evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx, step=step), "ema" if config.train.ema_decay else "raw"),
@@ -197,11 +200,19 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     if n <= 0:
         raise UsageError(f"-n must be a positive integer, got {n}")
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
+    inpaint = conditions.get("mode") == "inpaint"  # the core's restoration mode, for any family that Restores
+    if inpaint:
+        conditions = {k: v for k, v in conditions.items() if k != "mode"}
+        mask = MASK.check(conditions.pop("mask", MASK.default))
     conditions = check_conditions(model.conditions, _label_by_name(model, conditions))
     dev.seed_everything(seed)
     gen = torch.Generator(model.device).manual_seed(seed)
-    with torch.no_grad():
-        samples = model.sample(n, generator=gen, **conditions)
+    precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
+    with torch.no_grad(), dev.autocast(model.device, precision):
+        if inpaint:
+            samples = ImageSamples(inpainting_sheet(model, n, gen, mask, **conditions), meta={"mode": "inpaint", "mask": mask})
+        else:
+            samples = model.sample(n, generator=gen, **conditions)
     shown = {k: v for k, v in conditions.items() if isinstance(v, (int, float, str, bool))}
     samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, weights=model.weights, conditions=shown)
     return samples
@@ -239,11 +250,25 @@ def evaluate(
     run = Run.open(run_dir)
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
     cfg = run.config.eval
-    ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir, options=dict(options or {}))
+    options, conditions = split_options(model, options or {})
+    ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir,
+                      dev.sampling_precision(run.config.train.precision, model.device), options=options, conditions=conditions)
     results = evaluate_model(model, ctx, metrics, step=model.checkpoint_step)
     with loggers_for(run):
         record_evaluation(run, model.checkpoint_step, results, model.weights)
     return flatten(results)
+
+
+def split_options(model: Family, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`zoo evaluate --set` values: (metric options, checked; the model's declared sample conditions, e.g.
+    steps=20 for a diffusion sampler, which every draw of the evaluation then uses)."""
+    from zoo.metrics.features import check_options
+
+    declared = {c.name for c in model.conditions}
+    conditions = check_conditions(model.conditions, {k: v for k, v in options.items() if k in declared})
+    rest = {k: v for k, v in options.items() if k not in declared}
+    check_options(rest)
+    return rest, conditions
 
 
 def record_evaluation(run: Run, step: int, results: dict[str, MetricResult], weights: str = "raw") -> dict[str, float]:
@@ -262,8 +287,8 @@ def preview(run: Run, model: Family, step: int) -> None:
     """The periodic preview: a fixed-seed sample written under samples/ (a grid for images)."""
     n = run.config.train.num_preview
     gen = torch.Generator(model.device).manual_seed(run.config.seed)
-    samples = model.sample(n, generator=gen)
+    with dev.autocast(model.device, dev.sampling_precision(run.config.train.precision, model.device)):
+        samples = model.sample(n, generator=gen)
     samples.meta.update(run=str(run.path.resolve()), checkpoint_step=step, seed=run.config.seed)
-    suffix = {"image": ".png", "audio": ".wav", "text": ".txt"}[model.modality]
-    paths = samples.save(run.path / "samples" / f"step_{step:07d}{suffix}")
+    paths = samples.save(run.path / "samples" / f"step_{step:07d}{PREVIEW_SUFFIX[model.modality]}")
     call_hook("on_samples", run=run, step=step, samples=samples, paths=paths)

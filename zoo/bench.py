@@ -39,12 +39,12 @@ ROUNDS = 2
 QUALITY_KEYS = ("key", "value", "every", "metric", "higher_is_better", "num_samples")
 
 
-def bench(name: str, steps: int = 20, repeats: int = 3, device: str = "cpu", precision: str = "fp32", overrides: dict[str, Any] | None = None,
+def bench(name: str, steps: int = 20, repeats: int = 3, device: str = "cpu", precision: str = "auto", overrides: dict[str, Any] | None = None,
           time_to_quality: bool = False) -> dict[str, Any]:
     """Measure preset `name`: per round, one warm-up and `repeats` timed windows of `steps` steps."""
     torch_device = dev.resolve_device(device)
-    precision = dev.resolve_precision(precision, torch_device)
     config = resolve(name, {**QUIET, **(overrides or {}), "train.log_every": steps, "train.steps": steps * (repeats + 1)})
+    precision = dev.resolve_precision(config.train.precision if precision == "auto" else precision, torch_device)
     target = quality_target(config) if time_to_quality else None
     raw = load_dataset(config.data, "train")
     with tempfile.TemporaryDirectory() as tmp:

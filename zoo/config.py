@@ -52,6 +52,7 @@ class TrainConfig:
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     find_unused_parameters: bool = False  # under torchrun: set when a step's loss leaves some parameters unused
     num_preview: int = 64  # samples in each periodic preview grid
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # what `--precision auto` means for this preset (auto: bf16 on GPUs that have it, else fp32)
     fused_optimizer: bool = False  # Adam/AdamW's fused kernel (CPU, CUDA): faster for small models, last-bit different numbers
     grad_accum: int = 1  # micro-batches of data.batch_size per optimizer step (one all-reduce per step)
     ema_decay: float | None = None  # e.g. 0.999: the trainer keeps an EMA of the weights; sampling and evaluation use it

@@ -76,6 +76,12 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return precision
 
 
+def sampling_precision(preset: str, device: torch.device) -> str:
+    """The precision samples are drawn in: what a preset's train.precision names explicitly (a diffusion
+    preset trained in bf16 samples in bf16, 1.6x faster on CPUs with AMX); `auto` samples in fp32."""
+    return "fp32" if preset == "auto" else resolve_precision(preset, device)
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
     """Mixed-precision context for the forward pass; a no-op in fp32."""
     if precision == "fp32":

@@ -116,9 +116,11 @@ class EvalContext:
     num_samples: int
     seed: int = 0
     data_dir: str | os.PathLike[str] | None = None
-    precision: str = "fp32"
+    precision: str = "fp32"  # what the model samples in (dev.sampling_precision); metrics' own networks run in fp32
     cache: dict[CacheKey, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # metric options, e.g. {"features": "inception"}
+    conditions: dict[str, Any] = field(default_factory=dict)  # sample conditions for every draw, e.g. {"steps": 20}
+    sampling: dict[str, Any] = field(default_factory=dict, init=False)  # the settings the drawn samples record (sampler, steps)
     protocol: dict[str, Any] = field(default_factory=dict)  # the family's own protocol fields, per evaluation
     state: ModelState | None = field(default=None, init=False)  # the model state being scored, once an entry needed it
     _owner: weakref.ref[nn.Module] | None = field(default=None, init=False, repr=False)  # the model being scored
@@ -171,6 +173,10 @@ class EvalContext:
         for start in range(0, n, size):
             yield data.batch(torch.arange(start, min(start + size, n), device=self.device))
 
+    def autocast(self) -> Any:
+        """The context every draw from the model runs in: the run's sampling precision."""
+        return dev.autocast(self.device, self.precision)
+
     def generator(self) -> torch.Generator:
         return torch.Generator(self.device).manual_seed(self.seed)
 
@@ -180,7 +186,11 @@ class EvalContext:
 
         def draw() -> Any:
             gen = self.generator()
-            return concat_samples([model.sample(min(self.batch_size, n - start), generator=gen) for start in range(0, n, self.batch_size)])
+            with self.autocast():
+                samples = concat_samples([model.sample(min(self.batch_size, n - start), generator=gen, **self.conditions)
+                                          for start in range(0, n, self.batch_size)])
+            self.sampling = {k: v for k, v in samples.meta.items() if isinstance(v, (int, float, str, bool))}
+            return samples
 
         return self.cached(self.model_key(model, "samples", n=n), draw)
 
@@ -232,7 +242,7 @@ def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = 
     ctx.begin(model, step)
     results: dict[str, MetricResult] = {}
     with torch.no_grad(), dev.fork_rng(ctx.device):
-        ctx.protocol, ctx._splits_used = {}, []
+        ctx.protocol, ctx._splits_used, ctx.sampling = {}, [], {}
         started = time.perf_counter()
         own = model.evaluate(ctx)
         if own:
@@ -243,6 +253,8 @@ def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = 
             started = time.perf_counter()
             result = metric.compute(model, ctx)
             result.protocol.update(metric=metric.name, version=metric.version, seconds=round(time.perf_counter() - started, 2), values=list(result.values))
+            if ctx.sampling or ctx.conditions:  # how the samples were drawn: a sampler's steps change the score
+                result.protocol["sampling"] = {**ctx.sampling, **ctx.conditions}
             results[metric.name] = result
     return results
 

@@ -31,8 +31,10 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "metrics": "zoo.metrics.plugin",
     "gan": "zoo_gan",
     "vae": "zoo_vae",
+    "diffusion": "zoo_diffusion",
     "text": "zoo_text",
     "audio": "zoo_audio",
+    "music": "zoo_music",
     "tensorboard": "zoo_tensorboard",
 }
 ENV_ALLOW = "ZOO_LOAD_PLUGINS"  # comma-separated names of the external plugins to load; unset loads all

@@ -16,6 +16,8 @@ import torch
 
 from zoo.errors import UsageError
 
+PREVIEW_SUFFIX = {"image": ".png", "audio": ".wav", "text": ".txt", "music": ".png"}  # a preview file per modality (music: its piano roll)
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write to a temp file beside `path`, then rename: readers never see half a file."""

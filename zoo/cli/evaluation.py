@@ -18,7 +18,7 @@ from zoo.errors import UsageError, ZooError
 @click.option("--num-samples", type=int, help="Generated samples for sample-based metrics (--real: train images, default 10000).")
 @click.option("--seed", type=int, help="Evaluation seed (default: the preset's eval.seed).")
 @click.option("--features", type=click.Choice(["domain", "inception"]), help="Image feature network: the dataset's own CNN (default) or Inception-v3 (needs --set features.weights=PATH).")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Metric option, e.g. features.weights=PATH (torchvision Inception-v3 weights).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A metric option (features.weights=PATH, inpainting.mask=left) or a sample condition the model declares (steps=20, sampler=heun).")
 @click.option("--check", is_flag=True, help="Exit 1, naming each metric, when the run misses its preset's eval.anchors.")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="Score the trainer's EMA of the weights (when the run kept one) or the raw weights.")
@@ -48,8 +48,8 @@ def evaluate(
     options: dict[str, Any] = parse_sets(sets)
     if features:
         options["features"] = features
-    check_options(options)
     if real:
+        check_options(options)
         if check:
             raise UsageError("--check needs a RUN_DIR: anchors belong to a run's preset")
         show_baselines(real, names, num_samples or 10000, 0 if seed is None else seed, device, data_dir, options, as_json, image_size)

@@ -30,7 +30,7 @@ def env(as_json: bool) -> None:
 @click.option("--steps", default=20, show_default=True, help="Steps per timed window.")
 @click.option("--repeats", default=3, show_default=True, help="Timed windows (after one warm-up window); the median is reported.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="auto: the preset's train.precision.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 @click.option("--time-to-quality", "quality", is_flag=True, help="Also train until the preset's eval.quality target is reached.")
 @click.option("--json", "as_json", is_flag=True)

@@ -15,7 +15,8 @@ from zoo.cli.options import parse_sets
 @click.option("--steps", type=int, help="Total optimisation steps (overrides the preset's train.steps).")
 @click.option("--epochs", type=int, help="Train for this many passes over the data instead of --steps.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]))
+@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+              help="auto: the preset's train.precision (itself auto: bf16 on GPUs that have it, else fp32).")
 @click.option("--seed", type=int, help="Seed for weights, data order and noise (default: the preset's).")
 @click.option("--out", type=click.Path(), help="Run directory to create (default runs/NAME-TIMESTAMP).")
 @click.option("--data", "data", type=click.Path(), help="Train on YOUR files instead of the preset's dataset: a folder of images or clips, a .txt file or folder (docs/data.md).")

@@ -66,11 +66,21 @@ class AudioFolderConfig(DataConfig):
 SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder"}
 
 
-def source_overrides(modality: str, path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The `data.*` overrides that make a preset of `modality` read PATH (checked before any work)."""
+def source_overrides(modality: str, path: str | os.PathLike[str], dataset: str | None = None) -> dict[str, Any]:
+    """The `data.*` overrides that make a preset of `modality` (on `dataset`) read PATH (checked before any work).
+    Modalities without a core source (music) use the preset's dataset when it reads `data.path` itself."""
+    import dataclasses
+
+    from zoo.data import get_spec
+
     folder = Path(path).expanduser()
     if not folder.exists():
         raise UsageError(f"--data {path}: no such file or folder")
+    if modality not in SOURCES:
+        spec = get_spec(dataset) if dataset else None
+        if spec is None or "path" not in {f.name for f in dataclasses.fields(spec.config)}:
+            raise UsageError(f"--data is not supported for {modality} presets on {dataset!r}: its dataset does not read your own files")
+        return {"data.path": str(folder.resolve())}
     kind = detect_modality(folder)
     if kind is not None and kind != modality:
         raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick {'an' if kind == 'audio' else 'a'} {kind} preset (`zoo list`)")

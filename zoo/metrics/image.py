@@ -1,4 +1,4 @@
-"""The image metric suite: FID, KID, precision/recall/density/coverage, IS, label accuracy, PSNR, SSIM.
+"""The image metric suite: FID, KID, precision/recall/density/coverage, IS, label accuracy, sample confidence, PSNR, SSIM.
 
 Sample-based metrics compare the evaluation's generated images (`ctx.samples`, drawn once with the
 evaluation seed) against the dataset's test split at the run's image size, both mapped through one
@@ -200,7 +200,8 @@ class LabelAccuracy(Metric):
         for k in range(classes):
             count = n // classes + (k < n % classes)
             for start in range(0, count, ctx.batch_size):
-                images = model.sample(min(ctx.batch_size, count - start), generator=gen, label=k).images
+                with ctx.autocast():
+                    images = model.sample(min(ctx.batch_size, count - start), generator=gen, **{**ctx.conditions, "label": k}).images.float()
                 hits += int((net(images)[1].argmax(dim=1) == k).sum())
         proto = {
             "features": net.name,
@@ -211,6 +212,34 @@ class LabelAccuracy(Metric):
             "seed": ctx.seed,
         }
         return MetricResult({"label_accuracy": hits / n}, proto)
+
+
+class SampleConfidence(Metric):
+    """How sure the domain classifier is about the samples: the mean of its top softmax probability
+    (`sample_confidence`; the test set's own, `real_confidence`, is the ceiling), and how evenly its
+    labels spread over the classes: `class_coverage`, the entropy of the label histogram over log(classes)
+    (1: uniform), and `max_class_share`. A GAN that draws smudges or one digit scores low on one of them."""
+
+    name = "sample_confidence"
+    version = "1"
+    modalities = ("image",)
+    higher_is_better = {"sample_confidence": True, "class_coverage": True, "max_class_share": False}
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        net = classifier(ctx)
+        fake = net(generated_images(model, ctx))[1].double().softmax(dim=1)
+        real = ctx.cached(CacheKey("image-real-probabilities", net.name), lambda: net(reference_images(ctx))[1].double().softmax(dim=1))
+        share = torch.bincount(fake.argmax(dim=1), minlength=fake.shape[1]).double() / len(fake)
+        entropy = -(share[share > 0] * share[share > 0].log()).sum()
+        values = {
+            "sample_confidence": float(fake.amax(dim=1).mean()),
+            "real_confidence": float(real.amax(dim=1).mean()),
+            "class_coverage": float(entropy / torch.log(torch.tensor(float(fake.shape[1])))),
+            "max_class_share": float(share.max()),
+        }
+        proto = {"features": net.name, "feature_checksum": net.checksum, "feature_test_accuracy": net.card["test_accuracy"],
+                 "reference": f"{ctx.config.data.dataset}:test", "num_real": len(real), "num_generated": len(fake), "seed": ctx.seed}
+        return MetricResult(values, proto)
 
 
 def reconstructions(model: Family, ctx: EvalContext) -> tuple[Tensor, Tensor]:
@@ -266,4 +295,4 @@ class SSIM(Metric):
 
 
 fid, kid, precision_recall, inception_score_metric = FID(), KID(), PrecisionRecall(), InceptionScore()
-label_accuracy, psnr_metric, ssim_metric = LabelAccuracy(), PSNR(), SSIM()
+label_accuracy, psnr_metric, ssim_metric, sample_confidence = LabelAccuracy(), PSNR(), SSIM(), SampleConfidence()

@@ -54,10 +54,22 @@ def ssim(
     Images smaller than the window use the largest odd window that fits,
     so tiny images (e.g. 8x8 test sprites) still get a score.
     """
+    return ssim_map(a, b, max_val, window, sigma).flatten(1).mean(dim=1)
+
+
+def ssim_window(size: tuple[int, ...], window: int = 11) -> int:
+    """The window SSIM uses on images of `size` (H, W): the largest odd one up to `window` that fits."""
+    window = min(window, *size)
+    return window - 1 if window % 2 == 0 else window
+
+
+def ssim_map(
+    a: ArrayLike, b: ArrayLike, max_val: float = 1.0, window: int = 11, sigma: float = 1.5
+) -> torch.Tensor:
+    """Local SSIM per window position: N x C x (H - w + 1) x (W - w + 1) ('valid' borders), for
+    scores over a region (inpainting's hidden pixels)."""
     x, y = _image_pair(a, b)
-    window = min(window, *x.shape[-2:])
-    if window % 2 == 0:
-        window -= 1
+    window = ssim_window(tuple(x.shape[-2:]), window)
     c1, c2 = (_K1 * max_val) ** 2, (_K2 * max_val) ** 2
 
     # One conv for all five local moments: stack them along the channel axis.
@@ -66,4 +78,4 @@ def ssim(
     var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
     structure = (2 * cov + c2) / (var_x + var_y + c2)
-    return (luminance * structure).flatten(1).mean(dim=1)
+    return luminance * structure

@@ -17,6 +17,8 @@ METRICS = {
     "label_accuracy": "zoo.metrics.image:label_accuracy",
     "psnr": "zoo.metrics.image:psnr_metric",
     "ssim": "zoo.metrics.image:ssim_metric",
+    "sample_confidence": "zoo.metrics.image:sample_confidence",
+    "inpainting": "zoo.metrics.restoration:inpainting",
     "distinct_n": "zoo.metrics.diversity:distinct",
     "nll": "zoo.metrics.likelihood:nll",
 }

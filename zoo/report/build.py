@@ -18,7 +18,7 @@ from zoo.report.collect import RunView, collect
 from zoo.report.html import esc, facts, img, note, page, samples_html, shown_width, table
 from zoo.samples import AudioSamples, TextSamples, atomic_write_bytes
 
-DEFAULT_SAMPLES = {"image": 64, "audio": 6, "text": 4}
+DEFAULT_SAMPLES = {"image": 64, "audio": 6, "text": 4, "music": 4}
 HISTORY = 12  # previews shown in an image run's history strip
 
 
@@ -121,7 +121,7 @@ def run_section(index: int, view: RunView, samples: int | None, seed: int, devic
     parts.append("<h3>Provenance</h3>" + provenance_html(view.summary.get("provenance")))
     parts.append(config_html(view))
     parts.append("<h3>Samples</h3>" + samples_block(view, samples, seed, device))
-    if view.modality == "image" and view.previews:
+    if view.previews and view.previews[-1][1].suffix == ".png":
         parts.append("<h3>Preview history</h3>" + history_strip(view))
     parts.append("<h3>Evaluation</h3>" + evaluation_html(view))
     parts.append("<h3>Training curves</h3>" + training_curves(view))
@@ -205,7 +205,7 @@ def samples_block(view: RunView, n: int | None, seed: int, device: str) -> str:
 
 
 def preview_html(file: Path, modality: str) -> str:
-    if modality == "image":
+    if file.suffix == ".png":  # image grids, music's piano rolls
         return img(file.read_bytes(), file.name, cls="samples", width=shown_width(file.read_bytes()))
     if modality == "audio":
         import torch

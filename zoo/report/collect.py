@@ -13,8 +13,8 @@ from zoo.errors import ZooError
 from zoo.metrics.anchors import Anchor
 from zoo.registry import get_catalog
 from zoo.run import Run
+from zoo.samples import PREVIEW_SUFFIX
 
-PREVIEW_SUFFIX = {"image": ".png", "audio": ".wav", "text": ".txt"}
 Series = list[tuple[int, float]]  # (step, value), in log order
 
 

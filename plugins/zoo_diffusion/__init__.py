@@ -1,0 +1,10 @@
+"""The diffusion family: DDPM (ε-prediction), v-prediction and flow matching with one UNet, samplers chosen
+at sampling time, classifier-free guidance and inpainting."""
+from __future__ import annotations
+
+from zoo.hookspecs import hookimpl
+
+
+@hookimpl
+def register_models(register) -> None:
+    register("diffusion", "zoo_diffusion.family:DiffusionFamily")
