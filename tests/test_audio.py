@@ -45,8 +45,11 @@ def tiny_wavenet(conditional: bool = True):
     from zoo_audio.wavenet import WaveNet, WaveNetConfig
 
     torch.manual_seed(0)
-    config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional)
-    return WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}, CONTEXT).eval()
+    config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional, cond_segment=16)  # 16 timeline steps
+    model = WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}, CONTEXT).eval()
+    if conditional:
+        torch.nn.init.normal_(model.cond.weight, std=0.1)  # as after training (the table starts at zero)
+    return model
 
 
 def tiny_gan(name: str, **kw):
@@ -168,6 +171,29 @@ def test_cached_step_logits_match_teacher_forcing():
     torch.testing.assert_close(stepped, model(inputs, y), rtol=1e-4, atol=1e-5)
 
 
+def test_wavenet_label_and_position_reach_the_output_at_step_0():
+    """The digit must change what the model predicts from the very first (silent) input, in both the
+    teacher-forced and the cached path, and its timeline must change the prediction over time."""
+    model = tiny_wavenet()
+    silence = torch.full((2, 48), model.silence)
+    y = torch.tensor([3, 8])
+    first = model.stepper(2, y)(silence[:, 0]).softmax(dim=1)
+    assert (first[0] - first[1]).abs().sum() > 1e-2  # the two digits' distributions differ at step 0
+    with torch.no_grad():
+        probs = model(silence, y).softmax(dim=1)  # N×Q×48, for a constant input: changes come from the timeline
+    torch.testing.assert_close(first, probs[:, :, 0], rtol=1e-4, atol=1e-6)
+    # Outputs 30 and 31 see (receptive field 15) only inputs of timeline step 1 (16..31), output 47 only step 2.
+    assert torch.allclose(probs[:, :, 30], probs[:, :, 31]) and (probs[:, :, 31] - probs[:, :, 47]).abs().sum() > 1e-2
+
+
+def test_wavenet_global_conditioning_is_one_embedding_per_digit():
+    from zoo_audio.wavenet import WaveNet, WaveNetConfig
+
+    model = WaveNet(WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, cond_segment=0), CLIPS, CONTEXT)
+    assert model.segments == 1 and model.cond.num_embeddings == 10
+    assert tiny_wavenet().segments == 256 // 16
+
+
 def test_wav_files_are_readable(tmp_path):
     t = torch.arange(4000) / 8000
     waves = torch.stack([0.5 * torch.sin(2 * math.pi * 440 * t), 1.5 * torch.sin(2 * math.pi * 220 * t)])  # the second clips
@@ -188,8 +214,45 @@ def test_wav_files_are_readable(tmp_path):
 def test_classifier_on_a_tiny_budget_beats_chance(fsdd):
     from zoo_audio.classifier import Recipe, accuracy, train_classifier
 
-    model = train_classifier(fsdd["train"], Recipe(epochs=1))
-    assert accuracy(model, fsdd["test"]) > 0.3  # chance is 0.1
+    model = train_classifier(fsdd["train"], Recipe(epochs=1))  # on clean and degraded clips, with masks
+    assert accuracy(model, fsdd["test"].fields["x"], fsdd["test"].fields["y"]) > 0.3  # chance is 0.1
+
+
+def test_degradations_are_seeded_and_keep_the_digit_audible(fsdd):
+    from zoo_audio.classifier import DEGRADATIONS, degraded
+    from zoo_audio.specgan import log_magnitude
+
+    clips = fsdd["test"].fields["x"][:6]
+    once, again = degraded(clips, seed=3), degraded(clips, seed=3)
+    assert list(once) == ["clean", *DEGRADATIONS]
+    for name, waves in once.items():
+        assert waves.shape == clips.shape and torch.equal(waves, again[name]), name
+        if name != "clean":
+            assert not torch.equal(waves, clips), name
+    spectrum = log_magnitude(clips, 128, 64).exp()
+    for name in ("griffin-lim", "mu-law", "noise"):  # the magnitudes, what a listener hears, stay close
+        error = (log_magnitude(once[name], 128, 64).exp() - spectrum).norm() / spectrum.norm()
+        assert error < 0.5, (name, error)
+    quantised = once["mu-law"].unique()
+    assert len(quantised) <= 256
+
+
+def test_spec_augment_masks_one_span_of_frames_and_of_bands_per_clip():
+    from zoo_audio.classifier import LOG_FLOOR, Recipe, spec_augment
+
+    feats = torch.zeros(50, 40, 65)
+    masked = spec_augment(feats, Recipe(time_mask=8, band_mask=6), torch.Generator().manual_seed(0)) == LOG_FLOOR
+    frames, bands = masked.all(dim=1).sum(dim=1), masked.all(dim=2).sum(dim=1)
+    assert frames.max() <= 8 and bands.max() <= 6 and frames.float().mean() > 2 and bands.float().mean() > 1
+
+
+def test_judge_is_built_apart_and_beats_chance(fsdd):
+    from zoo_audio.judge import judge_labels, train_judge
+
+    judge = train_judge(fsdd["train"])
+    assert not any(isinstance(m, torch.nn.Conv1d) for m in judge.modules())  # no part of the classifier's design
+    hits = judge_labels(judge, fsdd["test"].fields["x"]) == fsdd["test"].fields["y"]
+    assert hits.float().mean() > 0.3  # chance is 0.1 (128 ms clips; 99.3% on whole ones)
 
 
 class RealClips(torch.nn.Module):
@@ -224,5 +287,7 @@ def test_audio_metrics_rank_real_clips_above_noise(fsdd, tmp_path):
         protocol = results["audio_fd"].protocol
         assert protocol["num_samples"] == 200 and protocol["reference_items"] == 300 and len(protocol["classifier_sha256"]) == 64
     assert scores["real"]["digit_accuracy"] > 0.8 and scores["noise"]["digit_accuracy"] < 0.3
+    assert scores["real"]["judge_digit_accuracy"] > 2 * scores["noise"]["judge_digit_accuracy"]
+    assert set(results["digit_accuracy"].protocol["judge_test_accuracy"]) == {"clean", "griffin-lim", "griffin-lim-jittered", "mu-law", "noise"}
     assert scores["real"]["audio_is"] > 3 * scores["noise"]["audio_is"]
     assert scores["real"]["audio_fd"] < scores["noise"]["audio_fd"] / 3

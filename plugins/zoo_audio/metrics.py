@@ -3,7 +3,8 @@
     audio_fd        Fréchet distance between classifier embeddings of generated clips and of the
                     test split (FAD's recipe, with our classifier in VGGish's place); lower is better
     audio_is        Inception-style score exp(E KL(p(y|x) || p(y))); 10 is the ceiling for 10 digits
-    digit_accuracy  conditional models: share of clips the classifier hears as the digit asked for
+    digit_accuracy  conditional models: share of clips the classifier hears as the digit asked for;
+                    beside it, the independent judge's share (zoo_audio.judge) and how often the two agree
 
 Every result records the classifier's weights checksum and test accuracy, the reference split, the
 sample counts and the seed, so scores from different classifiers are never compared.
@@ -20,6 +21,7 @@ from zoo.evaluation import CacheKey, EvalContext, Metric, MetricResult
 from zoo.metrics import frechet_distance, inception_score
 from zoo.samples import AudioSamples
 from zoo_audio.classifier import DigitClassifier, cached_classifier, predict
+from zoo_audio.judge import cached_judge, judge_labels
 
 
 def classifier(ctx: EvalContext) -> tuple[DigitClassifier, dict[str, Any]]:
@@ -46,6 +48,7 @@ def protocol(ctx: EvalContext, n: int, **extra: Any) -> dict[str, Any]:
         "feature_network": f"zoo_audio digit classifier v{card['version']}",
         "classifier_sha256": card["weights_sha256"],
         "classifier_test_accuracy": card["test_accuracy"],
+        "classifier_test_accuracy_by_input": card["test_accuracy_by_input"],
         "num_samples": n,
         "seed": ctx.seed,
         **extra,
@@ -86,16 +89,23 @@ class DigitAccuracy(Metric):
     """How often the classifier hears the digit a conditional model was asked to say."""
 
     name = "digit_accuracy"
-    version = "1"
+    version = "2"
     modalities = ("audio",)
-    higher_is_better = True
+    higher_is_better = {"digit_accuracy": True, "judge_digit_accuracy": True, "judge_agreement": True}
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         samples, _, probs = generated(model, ctx)
         if samples.labels is None:
             raise UsageError("digit_accuracy needs a conditional model (one that takes --set label=...); drop it from --metrics")
-        hits = probs.argmax(dim=1) == samples.labels.cpu()
-        return MetricResult({"digit_accuracy": hits.float().mean().item()}, protocol(ctx, len(samples), labels="i % num_classes for clip i"))
+        judge, card = ctx.cached(CacheKey("audio-judge"), lambda: cached_judge(ctx.config.data.dataset, ctx.raw_split("train"), ctx.raw_split("test"), ctx.device))
+        heard, judged, asked = probs.argmax(dim=1), judge_labels(judge, samples.waves), samples.labels.cpu()
+        values = {
+            "digit_accuracy": (heard == asked).float().mean().item(),
+            "judge_digit_accuracy": (judged == asked).float().mean().item(),  # an independently built classifier's
+            "judge_agreement": (judged == heard).float().mean().item(),
+        }
+        return MetricResult(values, protocol(ctx, len(samples), labels="i % num_classes for clip i", judge_sha256=card["weights_sha256"],
+                                             judge_test_accuracy=card["test_accuracy_by_input"]))
 
 
 AUDIO_FD = AudioFD()
