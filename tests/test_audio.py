@@ -139,7 +139,7 @@ def test_mu_law_round_trip_within_quantization_error():
 
 
 def test_griffin_lim_inverts_a_real_clip(fsdd):
-    from zoo_audio.specgan import griffin_lim, log_magnitude
+    from zoo.nn.spectrogram import griffin_lim, log_magnitude
 
     clip = fsdd["test"].fields["x"][:1]  # a spoken zero, 1024 samples
     target = log_magnitude(clip, 128, 64)  # 1×64×16
@@ -220,7 +220,7 @@ def test_classifier_on_a_tiny_budget_beats_chance(fsdd):
 
 def test_degradations_are_seeded_and_keep_the_digit_audible(fsdd):
     from zoo_audio.classifier import DEGRADATIONS, degraded
-    from zoo_audio.specgan import log_magnitude
+    from zoo.nn.spectrogram import log_magnitude
 
     clips = fsdd["test"].fields["x"][:6]
     once, again = degraded(clips, seed=3), degraded(clips, seed=3)

@@ -214,3 +214,11 @@ def test_inpaint_mode_on_a_family_that_cannot_restore(tmp_path: Path) -> None:
     assert run_cli("train", "gan-mnist-quick", "--steps", 1, "--out", run, "--set", "model.ngf=4", "--set", "model.ndf=4", "--quiet").exit_code == 0
     result = run_cli("sample", run, "--mode", "inpaint", "--out", tmp_path / "x.png")
     assert result.exit_code == 2 and "cannot restore images" in result.output
+
+
+def test_a_presets_precision_is_checked_before_the_run_folder_exists(tmp_path: Path) -> None:
+    from zoo.presets import resolve
+
+    assert resolve("flow-mnist").train.precision == "bf16"  # the preset's choice is what --precision auto means
+    result = run_cli("train", "flow-mnist", "--set", "train.precision=fp16", "--out", tmp_path / "r")
+    assert result.exit_code == 2 and "fp16 needs a GPU" in result.output and not (tmp_path / "r").exists()

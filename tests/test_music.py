@@ -176,3 +176,12 @@ def test_own_folder_moves_to_c_major_and_skips_corrupt_files(tmp_path, monkeypat
     assert torch.equal(batch["x"][0, : lengths[0]], pieces.piece(0).float()) and not batch["x"][0, lengths[0] :].any()
     with pytest.raises(UsageError, match="splits train and test"):
         data.load_chorales(folder, "valid", config)
+
+
+def test_data_option_on_a_music_preset_points_its_dataset_at_the_folder(tmp_path):
+    from zoo.api import _own_data
+
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    assert _own_data("lstm-chorales", folder) == {"data.path": str(folder.resolve())}
+    assert _own_data("gpt-folk", folder)["data.dataset"] == "text-files"  # ABC text goes through the text source

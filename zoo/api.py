@@ -146,7 +146,8 @@ def _fit(run: Run, device: torch.device, precision: str, data_dir: PathLike | No
     dist.world().barrier()  # the other ranks read the assets (a tokenizer) rank 0 just wrote
     model = dev.optimize_model(build(run, device, data_dir), device, compile)
     data = model.prepare(raw_train).to(device)
-    ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, dev.sampling_precision(config.train.precision, device))
+    ctx = EvalContext(config, device, config.eval.num_samples, config.eval.seed, data_dir, dev.sampling_precision(config.train.precision, device),
+                      conditions=check_conditions(model.conditions, config.eval.conditions))
     trainer = Trainer(
         run, model, data, device, precision, quiet=quiet,
         evaluate=lambda m, step: record_evaluation(run, step, evaluate_model(m, ctx, step=step), "ema" if config.train.ema_decay else "raw"),
@@ -251,6 +252,7 @@ def evaluate(
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
     cfg = run.config.eval
     options, conditions = split_options(model, options or {})
+    conditions = {**check_conditions(model.conditions, cfg.conditions), **conditions}  # the preset's, then --set
     ctx = EvalContext(run.config, model.device, num_samples or cfg.num_samples, cfg.seed if seed is None else seed, data_dir,
                       dev.sampling_precision(run.config.train.precision, model.device), options=options, conditions=conditions)
     results = evaluate_model(model, ctx, metrics, step=model.checkpoint_step)

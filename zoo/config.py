@@ -106,6 +106,7 @@ class EvalConfig:
     seed: int = 0
     anchors: dict[str, Any] = field(default_factory=dict)
     quality: dict[str, Any] = field(default_factory=dict)  # `zoo bench --time-to-quality` target (zoo/bench.py)
+    conditions: dict[str, Any] = field(default_factory=dict)  # sample conditions every evaluation draws with, e.g. {temperature: 0.8}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -26,7 +26,8 @@ from torch import Tensor, nn
 
 from zoo.data.tensors import TensorData
 from zoo.metrics.networks import cached_network
-from zoo_audio.specgan import SpecGANConfig, griffin_lim, log_magnitude
+from zoo.nn.spectrogram import griffin_lim, log_magnitude
+from zoo_audio.specgan import SpecGANConfig
 from zoo_audio.wavenet import mu_law_decode, mu_law_encode
 
 VERSION = "2"  # bump when the recipe below changes: it is part of the cache key

@@ -1,5 +1,5 @@
-"""The diffusion family: DDPM (ε-prediction), v-prediction and flow matching with one UNet, samplers chosen
-at sampling time, classifier-free guidance and inpainting."""
+"""The diffusion families: DDPM (ε-prediction), v-prediction and flow matching with one UNet on images and on
+spectrograms, samplers chosen at sampling time, classifier-free guidance and inpainting."""
 from __future__ import annotations
 
 from zoo.hookspecs import hookimpl
@@ -8,3 +8,4 @@ from zoo.hookspecs import hookimpl
 @hookimpl
 def register_models(register) -> None:
     register("diffusion", "zoo_diffusion.family:DiffusionFamily")
+    register("spectrogram-diffusion", "zoo_diffusion.audio:SpectrogramDiffusionFamily")

@@ -1,4 +1,5 @@
-"""The diffusion family: denoising diffusion (ε- or v-prediction) and flow matching on images, one UNet.
+"""The diffusion families: denoising diffusion (ε- or v-prediction) and flow matching with one UNet, on
+images (`diffusion`) and, in audio.py, on spectrograms (`spectrogram-diffusion`).
 
 Training draws t ~ U(0, 1) per image, noises the batch along the path (paths.py) and regresses the
 objective's target. Sampling integrates back from noise with a sampler chosen at sampling time
@@ -73,12 +74,13 @@ CONDITIONS: tuple[Condition, ...] = (
 )
 
 
-class DiffusionFamily(Family):
+class Diffusion(Family):
+    """What every diffusion family shares: the UNet on C×H×W arrays in [0, 1] (`shape`), training,
+    guidance, sampling to such arrays (`generate`) and the test loss. Subclasses say what the arrays
+    are: images (DiffusionFamily) or spectrograms (zoo_diffusion.audio)."""
+
     Config = DiffusionConfig
-    modality = "image"
     conditions: ClassVar[tuple[Condition, ...]] = CONDITIONS
-    tiny: ClassVar[dict[str, Any]] = {"model.widths": [8, 8], "model.attention": [1], "model.steps": 4, "model.eval_images": 16,
-                                      "data.batch_size": 8, "train.lr": 3e-3}
 
     def __init__(self, config: DiffusionConfig, info: dict[str, Any], context: FamilyContext) -> None:
         super().__init__(config, info, context)
@@ -86,13 +88,18 @@ class DiffusionFamily(Family):
             raise UsageError("model.conditional=true needs a labelled dataset; drop it or pick a dataset with classes")
         if any(level >= len(config.widths) for level in config.attention):
             raise UsageError(f"model.attention levels must be below len(model.widths)={len(config.widths)}, got {config.attention}")
-        if info["image_size"] % 2 ** (len(config.widths) - 1):
-            raise UsageError(f"data.image_size={info['image_size']} must be divisible by {2 ** (len(config.widths) - 1)} "
+        self.shape = self.array_shape(config, info)
+        if any(side % 2 ** (len(config.widths) - 1) for side in self.shape[1:]):
+            raise UsageError(f"the data's size {self.shape[1]}×{self.shape[2]} must be divisible by {2 ** (len(config.widths) - 1)} "
                              f"for {len(config.widths)} UNet levels (model.widths)")
         self.num_classes: int = info["num_classes"] if config.conditional else 0  # capabilities.Conditional
         self.path = Path(config.schedule, config.objective)
-        self.unet = UNet(UNetConfig(info["channels"], tuple(config.widths), config.blocks, tuple(config.attention),
+        self.unet = UNet(UNetConfig(self.shape[0], tuple(config.widths), config.blocks, tuple(config.attention),
                                     config.heads, config.dropout, self.num_classes))
+
+    def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, int, int]:
+        """C×H×W of one item as the UNet sees it."""
+        raise NotImplementedError
 
     # ---- training ------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
@@ -155,8 +162,10 @@ class DiffusionFamily(Family):
         """n images N×C×H×W in [-1, 1]; `known` = (x in [-1, 1], mask with 1 where known) for inpainting."""
         label = check_label(label, self.num_classes, hint="train a conditional preset (model.conditional=true) for labels")
         labels = requested_labels(n, label, self.num_classes, self.device)
-        shape = (n, self.info["channels"], self.info["image_size"], self.info["image_size"])
-        noise = torch.randn(shape, device=self.device, generator=generator)
+        guidance = settings.get("guidance", 0.0)
+        if known is not None and label is None and labels is not None:  # inpainting an image of unknown class: the "no label" token
+            labels, guidance = torch.full_like(labels, self.num_classes), 0.0
+        noise = torch.randn((n, *self.shape), device=self.device, generator=generator)
         reimpose = None
         if known is not None:
             x0, mask = known
@@ -166,9 +175,33 @@ class DiffusionFamily(Family):
                 fresh = torch.randn(xt.shape, device=xt.device, generator=generator)
                 return mask * (a * x0 + s * fresh) + (1 - mask) * xt
 
-        x = sample(self.path, self.denoiser(labels, settings.get("guidance", 0.0)), noise, settings["sampler"], settings["steps"],
+        x = sample(self.path, self.denoiser(labels, guidance), noise, settings["sampler"], settings["steps"],
                    eta=settings["eta"], generator=generator, known=reimpose)
         return x.clamp(-1, 1)
+
+    # ---- evaluation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, ctx: Any) -> dict[str, float]:
+        """The training objective on `eval_images` test items, at times and noise drawn with a fixed seed."""
+        test = ctx.split(self, "test")
+        count = min(len(test), self.config.eval_images)
+        generator = torch.Generator(ctx.device).manual_seed(SCORE_SEED)
+        total = 0.0
+        for batch in ctx.batches(test, limit=count):
+            total += float(self.loss(batch, generator)) * len(batch["x"])
+        ctx.protocol.update(items=count, split="test", score_seed=SCORE_SEED)
+        return {"test_loss": total / count}
+
+
+class DiffusionFamily(Diffusion):
+    """Images N×C×S×S in [0, 1]; inpainting through the core's `Restores` capability."""
+
+    modality = "image"
+    tiny: ClassVar[dict[str, Any]] = {"model.widths": [8, 8], "model.attention": [1], "model.steps": 4, "model.eval_images": 16,
+                                      "data.batch_size": 8, "train.lr": 3e-3}
+
+    def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, int, int]:
+        return info["channels"], info["image_size"], info["image_size"]
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, guidance: float | None = None,
@@ -187,16 +220,3 @@ class DiffusionFamily(Family):
         mask = mask.to(self.device, x0.dtype)
         out = (self.generate(len(x0), generator, label, settings, known=(x0, mask)) + 1) / 2
         return mask * x.to(self.device) + (1 - mask) * out
-
-    # ---- evaluation ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def evaluate(self, ctx: Any) -> dict[str, float]:
-        """The training objective on `eval_images` test images, at times and noise drawn with a fixed seed."""
-        test = ctx.split(self, "test")
-        count = min(len(test), self.config.eval_images)
-        generator = torch.Generator(ctx.device).manual_seed(SCORE_SEED)
-        total = 0.0
-        for batch in ctx.batches(test, limit=count):
-            total += float(self.loss(batch, generator)) * len(batch["x"])
-        ctx.protocol.update(images=count, split="test", score_seed=SCORE_SEED)
-        return {"test_loss": total / count}
