@@ -211,7 +211,7 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
     with torch.no_grad(), dev.autocast(model.device, precision):
         if inpaint:
-            samples = ImageSamples(inpainting_sheet(model, n, gen, mask, **conditions), meta={"mode": "inpaint", "mask": mask})
+            samples = ImageSamples(inpainting_sheet(model, n, gen, mask, **conditions), nrow=3, meta={"mode": "inpaint", "mask": mask})
         else:
             samples = model.sample(n, generator=gen, **conditions)
     shown = {k: v for k, v in conditions.items() if isinstance(v, (int, float, str, bool))}

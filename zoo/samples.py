@@ -77,9 +77,10 @@ class Samples:
 
 @dataclass
 class ImageSamples(Samples):
-    """Images N×C×H×W in [0, 1]."""
+    """Images N×C×H×W in [0, 1]; `nrow` images per grid row (default: a square grid)."""
 
     images: torch.Tensor
+    nrow: int | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -97,7 +98,7 @@ class ImageSamples(Samples):
         """The grid as PNG bytes: what `save("grid.png")` writes and what Jupyter shows inline."""
         from torchvision.utils import make_grid
 
-        nrow = max(1, int(np.ceil(np.sqrt(len(self.images)))))
+        nrow = self.nrow or max(1, int(np.ceil(np.sqrt(len(self.images)))))
         grid = make_grid(self.images.float().cpu().clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
         return png_bytes(grid, self.meta)
 

@@ -44,6 +44,7 @@ class DiffusionConfig:
     sampler: Literal["ddim", "ddpm", "euler", "heun"] = "heun"  # default sampler (a sample condition overrides it)
     steps: int = 20  # default sampler steps
     eta: float = 0.0  # default DDIM η
+    resample: int = 5  # inpainting: times each sampler step is taken, noised back in between (RePaint)
     time_sampling: Literal["uniform", "logit-normal"] = "uniform"  # training times: U(0,1) or sigmoid(N(0,1)) (Esser et al. 2024)
     eval_images: int = 1000  # test images the family's own test loss is measured on
 
@@ -57,6 +58,8 @@ class DiffusionConfig:
         if self.schedule == "flow" and self.objective != "flow":
             raise UsageError(f"model.objective={self.objective} needs a variance-preserving schedule (linear or cosine); "
                              "the straight flow path goes with objective=flow")
+        if self.resample <= 0:
+            raise UsageError(f"model.resample must be a positive integer, got {self.resample}")
         if self.steps <= 0 or self.blocks <= 0 or self.eval_images <= 0 or not self.widths or min(self.widths) < 4:
             raise UsageError("model.steps, blocks and eval_images must be positive and model.widths a list of channels >= 4")
         if any(w % 4 or w % self.heads for w in self.widths):
@@ -72,6 +75,7 @@ CONDITIONS: tuple[Condition, ...] = (
     Condition("steps", int, None, "sampler steps; fewer is faster (default: model.steps)"),
     Condition("eta", float, None, "DDIM η in [0, 1]: 0 deterministic, 1 ancestral (default: model.eta)"),
 )
+RESAMPLE = Condition("resample", int, None, "--mode inpaint: times each step is taken so the fill settles around the known pixels (default: model.resample)")
 
 
 class Diffusion(Family):
@@ -158,7 +162,7 @@ class Diffusion(Family):
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None, label: int | None, settings: dict[str, Any],
-                 known: tuple[Tensor, Tensor] | None = None) -> Tensor:
+                 known: tuple[Tensor, Tensor] | None = None, resample: int = 1) -> Tensor:
         """n images N×C×H×W in [-1, 1]; `known` = (x in [-1, 1], mask with 1 where known) for inpainting."""
         label = check_label(label, self.num_classes, hint="train a conditional preset (model.conditional=true) for labels")
         labels = requested_labels(n, label, self.num_classes, self.device)
@@ -176,7 +180,7 @@ class Diffusion(Family):
                 return mask * (a * x0 + s * fresh) + (1 - mask) * xt
 
         x = sample(self.path, self.denoiser(labels, guidance), noise, settings["sampler"], settings["steps"],
-                   eta=settings["eta"], generator=generator, known=reimpose)
+                   eta=settings["eta"], generator=generator, known=reimpose, resample=resample)
         return x.clamp(-1, 1)
 
     # ---- evaluation ----------------------------------------------------------------------------
@@ -197,6 +201,7 @@ class DiffusionFamily(Diffusion):
     """Images N×C×S×S in [0, 1]; inpainting through the core's `Restores` capability."""
 
     modality = "image"
+    conditions: ClassVar[tuple[Condition, ...]] = (*CONDITIONS, RESAMPLE)
     tiny: ClassVar[dict[str, Any]] = {"model.widths": [8, 8], "model.attention": [1], "model.steps": 4, "model.eval_images": 16,
                                       "data.batch_size": 8, "train.lr": 3e-3}
 
@@ -205,7 +210,9 @@ class DiffusionFamily(Diffusion):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, guidance: float | None = None,
-               sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> ImageSamples:
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None, resample: int | None = None) -> ImageSamples:
+        if resample is not None:
+            raise UsageError("resample is for inpainting: add --mode inpaint, or drop --set resample=...")
         settings = self.settings(guidance, sampler, steps, eta)
         x = self.generate(n, generator, label, settings)
         meta = {**settings, **({"label": label} if label is not None else {})}
@@ -213,10 +220,14 @@ class DiffusionFamily(Diffusion):
 
     @torch.no_grad()
     def restore(self, x: Tensor, mask: Tensor, generator: torch.Generator | None = None, label: int | None = None,
-                guidance: float | None = None, sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> Tensor:
+                guidance: float | None = None, sampler: str | None = None, steps: int | None = None, eta: float | None = None,
+                resample: int | None = None) -> Tensor:
         """Inpainting: x N×C×H×W in [0, 1], mask N×1×H×W (1: known). The known pixels come back unchanged."""
         settings = self.settings(guidance, sampler, steps, eta)
+        resample = self.config.resample if resample is None else resample
+        if resample <= 0:
+            raise UsageError(f"resample must be a positive integer, got {resample}")
         x0 = x.to(self.device) * 2 - 1
         mask = mask.to(self.device, x0.dtype)
-        out = (self.generate(len(x0), generator, label, settings, known=(x0, mask)) + 1) / 2
+        out = (self.generate(len(x0), generator, label, settings, known=(x0, mask), resample=resample) + 1) / 2
         return mask * x.to(self.device) + (1 - mask) * out

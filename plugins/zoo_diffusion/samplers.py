@@ -27,9 +27,13 @@ SAMPLERS: tuple[str, ...] = ("ddim", "ddpm", "euler", "heun")
 
 def sample(
     path: Path, denoise: Denoise, noise: Tensor, sampler: str, steps: int, *, eta: float = 0.0,
-    generator: torch.Generator | None = None, known: Known | None = None,
+    generator: torch.Generator | None = None, known: Known | None = None, resample: int = 1,
 ) -> Tensor:
-    """Integrate from `noise` (x at t_max) to an x̂ at t = 0 with `sampler` in `steps` steps."""
+    """Integrate from `noise` (x at t_max) to an x̂ at t = 0 with `sampler` in `steps` steps.
+
+    `known` re-imposes known pixels after each step (inpainting); `resample` > 1 then takes every step
+    that many times, noising the result back to the step's start in between, so the generated pixels
+    can settle around the known ones (RePaint, Lugmayr et al. 2022, with jumps of one step)."""
     if sampler not in SAMPLERS:
         raise UsageError(f"unknown sampler {sampler!r}; choose from {', '.join(SAMPLERS)}")
     if steps <= 0:
@@ -41,21 +45,39 @@ def sample(
     x = noise
     for i in range(steps):
         t, t_next = grid[i].expand(len(x)), grid[i + 1].expand(len(x))
-        x_hat, eps_hat = denoise(x, t)
-        if sampler in ("ddim", "ddpm"):
-            x = ddim_step(path, x, x_hat, eps_hat, t, t_next, eta, generator)
-        else:
-            velocity = ode_velocity(path, x_hat, eps_hat, t)
-            x_euler = x + (t_next - t).view(-1, *[1] * (x.dim() - 1)) * velocity
-            if sampler == "heun" and i < steps - 1:
-                x_hat2, eps_hat2 = denoise(x_euler, t_next)
-                velocity2 = ode_velocity(path, x_hat2, eps_hat2, t_next)
-                x = x + (t_next - t).view(-1, *[1] * (x.dim() - 1)) * (velocity + velocity2) / 2
-            else:
-                x = x_euler
-        if known is not None:
-            x = known(x, t_next, x_hat)
+        for again in range(resample if known is not None and i < steps - 1 else 1):
+            if again:
+                x = renoise(path, x, t_next, t, generator)
+            x = step(path, denoise, x, t, t_next, sampler, eta, generator, last=i == steps - 1, known=known)
     return x
+
+
+def step(
+    path: Path, denoise: Denoise, x: Tensor, t: Tensor, t_next: Tensor, sampler: str, eta: float,
+    generator: torch.Generator | None, *, last: bool, known: Known | None,
+) -> Tensor:
+    """One step of `sampler` from t to t_next (known pixels re-imposed after it when given)."""
+    x_hat, eps_hat = denoise(x, t)
+    if sampler in ("ddim", "ddpm"):
+        x = ddim_step(path, x, x_hat, eps_hat, t, t_next, eta, generator)
+    else:
+        dt = (t_next - t).view(-1, *[1] * (x.dim() - 1))
+        velocity = ode_velocity(path, x_hat, eps_hat, t)
+        if sampler == "heun" and not last:
+            x_hat2, eps_hat2 = denoise(x + dt * velocity, t_next)
+            x = x + dt * (velocity + ode_velocity(path, x_hat2, eps_hat2, t_next)) / 2
+        else:
+            x = x + dt * velocity
+    return known(x, t_next, x_hat) if known is not None else x
+
+
+def renoise(path: Path, x: Tensor, t: Tensor, t_back: Tensor, generator: torch.Generator | None) -> Tensor:
+    """x_t -> a draw of x_t_back (t_back > t) from the forward process q(x_t_back | x_t)."""
+    shape = (-1, *[1] * (x.dim() - 1))
+    a, s, _, _ = (c.view(shape) for c in path.coefficients(t))
+    a2, s2, _, _ = (c.view(shape) for c in path.coefficients(t_back))
+    ratio = a2 / a
+    return ratio * x + (s2**2 - ratio**2 * s**2).clamp_min(0).sqrt() * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
 def ode_velocity(path: Path, x_hat: Tensor, eps_hat: Tensor, t: Tensor) -> Tensor:
