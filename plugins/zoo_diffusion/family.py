@@ -156,7 +156,12 @@ class Diffusion(Family):
                 none = torch.full_like(labels, self.num_classes)
                 cond, uncond = self.unet(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, none])).float().chunk(2)
                 out = cond + guidance * (cond - uncond)
-            return self.path.estimates(out.float(), xt, t)
+            x_hat, eps_hat = self.path.estimates(out.float(), xt, t)
+            if self.config.objective == "eps":  # x̂ = (x_t - s·ε̂)/a blows up near pure noise: clip it to the data range (DDPM's practice)
+                a, s, _, _ = (c.view(-1, *[1] * (xt.dim() - 1)) for c in self.path.coefficients(t))
+                x_hat = x_hat.clamp(-1, 1)
+                eps_hat = (xt - a * x_hat) / s
+            return x_hat, eps_hat
 
         return denoise
 
