@@ -185,3 +185,12 @@ def test_data_option_on_a_music_preset_points_its_dataset_at_the_folder(tmp_path
     folder.mkdir()
     assert _own_data("lstm-chorales", folder) == {"data.path": str(folder.resolve())}
     assert _own_data("gpt-folk", folder)["data.dataset"] == "text-files"  # ABC text goes through the text source
+
+
+def test_datasets_lists_the_corpus_datasets_as_needing_no_files():
+    from click.testing import CliRunner
+
+    from zoo.cli import cli
+
+    rows = {line.split()[0]: line for line in CliRunner().invoke(cli, ["datasets"]).output.splitlines() if line.strip()}
+    assert "no files needed (plugin" in rows["bach-chorales"] and "missing" not in rows["folk-abc"]

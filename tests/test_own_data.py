@@ -32,6 +32,12 @@ def own_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def entries(cache: Path) -> list[str]:
+    """The prepared cache's decode entries (and partial ones), without the remembered channel counts."""
+    folder = cache / "prepared"
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("channels-")) if folder.exists() else []
+
+
 def make_images(root: Path, classes=("cat", "dog"), per_class=6, size=(20, 26), mode="RGB") -> Path:
     rng = np.random.default_rng(0)
     for c in classes:
@@ -122,8 +128,9 @@ def test_cache_decodes_once_and_invalidates(tmp_path, own_cache, monkeypatch):
     (root / "cat" / "new.png").unlink()
     os.utime(root / "dog" / "0.png", ns=(1, 1))  # a touched file: a new key again
     assert len(load_dataset(cfg, "train")) == len(first)
-    entries = [p.name for p in (own_cache / "prepared").iterdir()]
-    assert len(entries) == 3 and not any(e.startswith(".partial") for e in entries)
+    assert len(entries(own_cache)) == 3 and not any(e.startswith(".partial") for e in entries(own_cache))
+    channels = [p for p in (own_cache / "prepared").iterdir() if p.name.startswith("channels-")]
+    assert len(channels) == 3 and {json.loads(p.read_text()) for p in channels} == {3}  # auto channels, remembered per manifest
 
 
 def test_interrupted_decode_leaves_no_entry(tmp_path, own_cache, monkeypatch):
@@ -143,7 +150,7 @@ def test_interrupted_decode_leaves_no_entry(tmp_path, own_cache, monkeypatch):
     cfg = ImageFolderConfig(dataset="image-folder", path=str(root), image_size=8, test_fraction=0.0)
     with pytest.raises(KeyboardInterrupt):
         load_dataset(cfg, "train")
-    assert list((own_cache / "prepared").iterdir()) == []
+    assert entries(own_cache) == []
     monkeypatch.setattr(own, "decode_image", original)
     assert len(load_dataset(cfg, "train")) == 8
 
@@ -183,8 +190,9 @@ def test_evaluate_on_own_images(tmp_path):
     assert "fid" in values and protocol["features"] == "domain:image-folder" and 0 <= protocol["feature_test_accuracy"] <= 1
     unlabelled = make_images(tmp_path / "one", classes=("all",), per_class=12)
     run = zoo.train("gan-mnist", data=unlabelled, steps=1, out=tmp_path / "run1", quiet=True, overrides={**TINY_OVERRIDES, "data.image_size": 16})
-    with pytest.raises(UsageError, match="unlabelled image folder"):
-        zoo.evaluate(run.path, metrics=["fid"], num_samples=16, device="cpu")
+    with pytest.warns(UserWarning, match=r"skipped fid, kid: an unlabelled image folder has no domain feature network.*class folders"):
+        values = zoo.evaluate(run.path, metrics=["fid", "kid"], num_samples=16, device="cpu")
+    assert "fid" not in values and "fid" not in json.loads((run.path / "summary.json").read_text()).get("protocol", {})
 
 
 # ---- text and audio -----------------------------------------------------------------------------
@@ -212,6 +220,44 @@ def test_text_run(tmp_path):
     assert r.exit_code == 0, r.output
     assert set(zoo.sample(tmp_path / "run", 1, max_new_tokens=5).texts[0]) <= set("the quick brown fox jumps over the lazy dog. \n")
 
+
+def test_text_is_read_in_pieces_and_tokenized_once_into_a_memory_mapped_file(tmp_path, own_cache, monkeypatch):
+    import zoo.data.own as own
+    from zoo_text import tokenizer as tok
+    from zoo.data.prepared import flat_file
+    from zoo_text.data import token_ids
+
+    (tmp_path / "c").mkdir()
+    lines = [f"line {i} of the corpus, with some words\n" for i in range(60)]
+    (tmp_path / "c" / "a.txt").write_text("".join(lines[:30]))
+    (tmp_path / "c" / "b.txt").write_text("".join(lines[30:]).rstrip("\n"))
+    joined = "".join(lines[:30]) + "\n" + "".join(lines[30:]).rstrip("\n")  # files joined by newlines
+    monkeypatch.setattr(own, "CHUNK_CHARS", 50)  # many pieces, each ending at a line end
+    cfg = TextFilesConfig(dataset="text-files", path=str(tmp_path / "c"))
+    train, test = (load_dataset(cfg, split) for split in ("train", "test"))
+    assert all(piece.endswith("\n") for piece in list(train.pieces())[:-1]) and len(list(train.pieces())) > 10
+    cut = int(len(joined) * 0.9)
+    assert (train.text, test.text, len(train)) == (joined[:cut], joined[cut:], cut)
+    assert "".join(train.chunks()) == joined[:cut]
+    tokenizer = tok.train_char(train.chunks())
+    ids = token_ids(train, tokenizer, len(tokenizer))
+    assert torch.equal(ids.long(), tok.encode(tokenizer, joined[:cut]))
+    files = list((own_cache / "prepared").glob("tokens-*.bin"))
+    assert len(files) == 1 and files[0].stat().st_size == 2 * cut  # uint16 ids
+    assert isinstance(flat_file(files[0].stem, iter(()), np.uint16), np.memmap)  # served memory-mapped
+    monkeypatch.setattr(own.TextFiles, "pieces", lambda self: pytest.fail("read again"))
+    assert torch.equal(token_ids(train, tokenizer, len(tokenizer)), ids)  # the second run reads the token file only
+
+
+def test_prefetched_rows_are_the_rows_read(tmp_path):
+    root = make_images(tmp_path / "imgs", per_class=8)
+    streamed = load_dataset(ImageFolderConfig(dataset="image-folder", path=str(root), image_size=8, memory_limit_mb=0), "train")
+    in_memory = load_dataset(ImageFolderConfig(dataset="image-folder", path=str(root), image_size=8), "train")
+    idx = torch.tensor([5, 0, 3])
+    streamed.prefetch(idx)
+    assert len(streamed._ahead) == 1
+    assert torch.equal(streamed.batch(idx)["x"], in_memory.batch(idx)["x"]) and not streamed._ahead
+    assert torch.equal(streamed.batch(idx[:2])["x"], in_memory.batch(idx[:2])["x"])  # no hint: read now
 
 def test_audio_folder_and_run(tmp_path):
     root = make_clips(tmp_path / "clips")
@@ -259,7 +305,7 @@ def test_bad_input(tmp_path, own_cache):
         (corrupt / "cat" / f"broken{i}.png").write_bytes(b"\x89PNG not really")
     msg = bad(tmp_path, "gan-mnist", corrupt, "--set", "data.strict=true", "--set", "data.test_fraction=0.0")
     assert "2 of 10 files could not be decoded" in msg and "broken0.png" in msg
-    assert not (own_cache / "prepared").exists() or not any((own_cache / "prepared").iterdir())
+    assert entries(own_cache) == []
     with pytest.warns(UserWarning, match=r"skipped 2 unreadable file\(s\): broken0.png, broken1.png"):
         data = load_dataset(ImageFolderConfig(dataset="image-folder", path=str(corrupt), image_size=8, test_fraction=0.0), "train")
     assert len(data) == 8

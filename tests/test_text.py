@@ -288,3 +288,14 @@ def test_fine_tuning_starts_from_init_from(run_dir, tmp_path):
         shutil.copy(source / name, bare / name)
     with pytest.raises(ZooError, match="vocabulary"):
         zoo.train("gpt-shakespeare", steps=1, device="cpu", out=tmp_path / "c", overrides={**overrides, "model.init_from": str(bare), "model.tokenizer": "bpe"}, quiet=True)
+
+
+def test_characters_the_training_split_lacks_are_left_out_of_a_held_out_split_with_a_warning():
+    from zoo.data.tensors import TextData
+    from zoo_text import tokenizer as tok
+    from zoo_text.data import token_ids
+
+    t = tok.train_char("abc ")
+    with pytest.warns(UserWarning, match=r"left 2 character\(s\) of the test split out \('d'\)"):
+        ids = token_ids(TextData("ab dd c", {"split": "test"}), t, len(t))
+    assert tok.decode(t, ids.tolist()) == "ab  c"

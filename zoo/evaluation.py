@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Iterator, TypeVar
@@ -212,6 +213,12 @@ def concat_samples(chunks: list[Any]) -> Any:
     return type(first)(**joined)
 
 
+class MetricUnavailable(UsageError):
+    """A metric that cannot mean anything for this run (an unlabelled folder has no domain feature
+    network); the message says why and how to enable it. The evaluation skips the metric with one
+    line instead of failing, and never records a number with a meaningless protocol."""
+
+
 def load_metric(name: str) -> Metric:
     """The registered metric `name`; one that does not subclass `Metric` is the plugin's error."""
     entry = get_catalog().get("metrics", name)
@@ -249,13 +256,20 @@ def evaluate_model(model: Family, ctx: EvalContext, metrics: list[str] | None = 
             split = {"split": ",".join(ctx._splits_used)} if ctx._splits_used else {}
             core = {"seed": ctx.seed, "seconds": round(time.perf_counter() - started, 2), "values": list(own)}
             results[ctx.config.family] = MetricResult(own, {**split, **ctx.protocol, **core})
+        skipped: dict[str, list[str]] = {}
         for metric in chosen:
             started = time.perf_counter()
-            result = metric.compute(model, ctx)
+            try:
+                result = metric.compute(model, ctx)
+            except MetricUnavailable as why:
+                skipped.setdefault(str(why), []).append(metric.name)
+                continue
             result.protocol.update(metric=metric.name, version=metric.version, seconds=round(time.perf_counter() - started, 2), values=list(result.values))
             if ctx.sampling or ctx.conditions:  # how the samples were drawn: a sampler's steps change the score
                 result.protocol["sampling"] = {**ctx.sampling, **ctx.conditions}
             results[metric.name] = result
+    for why, names in skipped.items():
+        warnings.warn(f"skipped {', '.join(names)}: {why}", stacklevel=2)
     return results
 
 

@@ -290,7 +290,12 @@ class Trainer:
         schedules and the EMA. Only a completed step advances `self.step`."""
         span = self.span(self.step)
         self.ctx.step, self.ctx.phase, self.ctx.active = self.step, span.name, span.optimizers
-        for micro, idx in enumerate(self.batch_indices(self.step).chunk(self.accum)):
+        chunks = self.batch_indices(self.step).chunk(self.accum)
+        prefetch = getattr(self.data, "prefetch", None)  # streamed data reads the next step's rows meanwhile
+        if prefetch is not None:
+            for idx in self.batch_indices(self.step + 1).chunk(self.accum):
+                prefetch(idx)
+        for micro, idx in enumerate(chunks):
             self.ctx.micro = micro
             with self.ctx.autocast():
                 logs = self.model.train_step(self.data.batch(idx), self.ctx)

@@ -1,16 +1,20 @@
 """Text splits and token windows: ids stored once as one compact tensor, windows gathered by indexing."""
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor
+from transformers import PreTrainedTokenizerFast
 
 from zoo.config import DataConfig
 from zoo.data.tensors import TextData
 from zoo.errors import UsageError
+from zoo_text import tokenizer as tok
 
 TRAIN_FRACTION = 0.9  # nanoGPT's split: the first 90% of characters train, the last 10% validate
 
@@ -51,3 +55,37 @@ class TokenWindows:
 def compact(ids: Tensor, vocab_size: int) -> Tensor:
     """Token ids in the smallest dtype that holds the vocabulary (uint16 for up to 65,536 tokens)."""
     return ids.to(torch.uint16 if vocab_size <= 1 << 16 else torch.int32)
+
+
+def token_ids(data: TextData, tokenizer: PreTrainedTokenizerFast, vocab_size: int) -> Tensor:
+    """The split's token ids (compact dtype, 1-D): encoded in memory, or for a split with a cache key
+    encoded once piece by piece into a memory-mapped token file."""
+    pieces = known_characters(data.chunks(), tokenizer, data.info.get("split", "text"))
+    if data.key is None:
+        return compact(torch.cat([tok.encode(tokenizer, piece) for piece in pieces] or [torch.zeros(0, dtype=torch.long)]), vocab_size)
+    import hashlib
+
+    import numpy as np
+
+    from zoo.data.prepared import flat_file
+
+    dtype = np.uint16 if vocab_size <= 1 << 16 else np.int32
+    key = hashlib.sha256(f"{data.key}\0{tokenizer.backend_tokenizer.to_str()}".encode()).hexdigest()
+    return torch.from_numpy(flat_file(f"tokens-{key}", (tok.encode(tokenizer, piece).numpy() for piece in pieces), dtype))
+
+
+def known_characters(pieces: Iterator[str], tokenizer: PreTrainedTokenizerFast, split: str) -> Iterator[str]:
+    """The pieces without the characters a char vocabulary lacks (a held-out split may have a few the
+    training split has not), with one warning line naming them; BPE encodes everything and passes through."""
+    vocab = set(tokenizer.get_vocab()) if tok.is_char(tokenizer) else None
+    dropped: Counter[str] = Counter()
+    for piece in pieces:
+        unknown = set(piece) - vocab if vocab is not None else set()
+        if unknown:
+            dropped.update({c: piece.count(c) for c in unknown})
+            piece = piece.translate(dict.fromkeys(map(ord, unknown)))
+        yield piece
+    if dropped:
+        chars = "".join(sorted(dropped))
+        warnings.warn(f"left {sum(dropped.values())} character(s) of the {split} split out ({chars!r}): the training split's "
+                      "character vocabulary lacks them", stacklevel=2)

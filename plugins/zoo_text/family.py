@@ -29,7 +29,7 @@ from zoo.metrics.text import bits_per_token, perplexity
 from zoo.nn import gpt
 from zoo.samples import TextSamples
 from zoo_text import tokenizer as tok
-from zoo_text.data import TokenWindows, compact
+from zoo_text.data import TokenWindows, token_ids
 from zoo_text.lstm import CharLSTM
 
 START = "\n"  # an empty prompt starts from a newline, as nanoGPT's sampling does
@@ -127,13 +127,13 @@ class TextFamily(Family):
             kind = "char" if tok.is_char(tokenizer) else "bpe"
             if kind != config.tokenizer:
                 raise ZooError(f"model.init_from={init} has a {kind} tokenizer but model.tokenizer={config.tokenizer}", hint=f"pass --set model.tokenizer={kind}")
-            unknown = tok.unknown_characters(tokenizer, train.text)
+            unknown = sorted({c for piece in train.chunks() for c in tok.unknown_characters(tokenizer, piece)})
             if unknown:
                 raise ZooError(f"model.init_from={init}'s tokenizer cannot encode the training text: no tokens for {''.join(unknown)!r}", hint="fine-tune on text made of its characters")
         elif config.tokenizer == "char":
-            tokenizer = tok.train_char(train.text)
+            tokenizer = tok.train_char(train.chunks())
         else:
-            tokenizer = tok.train_bpe(train.text, config.bpe_vocab_size)
+            tokenizer = tok.train_bpe(train.chunks(), config.bpe_vocab_size)
         tokenizer.save_pretrained(str(assets))
         info = {"vocab_size": len(tokenizer), "tokenizer": config.tokenizer}
         if init is not None:  # fail now on a mismatch, not after the data is tokenized
@@ -152,10 +152,12 @@ class TextFamily(Family):
         return self._tokenizer
 
     def prepare(self, data: TextData) -> TokenWindows:
-        ids = tok.encode(self.tokenizer, data.text)
+        """Token windows over the split. A split with a cache key (your own files) is tokenized once, piece
+        by piece, into a memory-mapped token file keyed by the split and the tokenizer."""
+        ids = token_ids(data, self.tokenizer, self.info["vocab_size"])
         if len(ids) <= self.config.block_size:
             raise UsageError(f"the {data.info.get('split', 'text')} split has {len(ids)} tokens, not more than model.block_size={self.config.block_size}; lower model.block_size")
-        return TokenWindows(compact(ids, self.info["vocab_size"]), self.config.block_size, {**data.info, "tokens": len(ids)})
+        return TokenWindows(ids, self.config.block_size, {**data.info, "tokens": len(ids)})
 
     # ---- model ----------------------------------------------------------------------------------
     @property

@@ -9,6 +9,7 @@ Both are saved as `tokenizer.json` + `tokenizer_config.json`, so `AutoTokenizer.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -21,24 +22,26 @@ from zoo.errors import ZooError
 ENDOFTEXT = "<|endoftext|>"  # BPE's one special token (GPT-2's end-of-text); never in the corpus
 
 
-def train_char(text: str) -> PreTrainedTokenizerFast:
-    """A character vocabulary: the sorted distinct characters of `text` (nanoGPT's shakespeare_char)."""
-    vocab = {c: i for i, c in enumerate(sorted(set(text)))}
+def train_char(pieces: Iterable[str]) -> PreTrainedTokenizerFast:
+    """A character vocabulary: the sorted distinct characters of the text (nanoGPT's shakespeare_char),
+    given as one string or pieces of it."""
+    vocab = {c: i for i, c in enumerate(sorted(set().union(*map(set, [pieces] if isinstance(pieces, str) else pieces))))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")  # every character its own piece
     tok.decoder = decoders.Fuse()  # join pieces without the default spaces
     return PreTrainedTokenizerFast(tokenizer_object=tok, clean_up_tokenization_spaces=False)
 
 
-def train_bpe(text: str, vocab_size: int) -> PreTrainedTokenizerFast:
-    """Byte-level BPE with `vocab_size` tokens (256 bytes + end-of-text + merges) learnt from `text`."""
+def train_bpe(pieces: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Byte-level BPE with `vocab_size` tokens (256 bytes + end-of-text + merges) learnt from the text
+    (one string or pieces of it)."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=[ENDOFTEXT], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
     )
-    tok.train_from_iterator([text], trainer)
+    tok.train_from_iterator([pieces] if isinstance(pieces, str) else pieces, trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=ENDOFTEXT, clean_up_tokenization_spaces=False)
 
 

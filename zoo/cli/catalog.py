@@ -87,7 +87,12 @@ def datasets(data_dir: str | None, as_json: bool) -> None:
     rows = []
     for entry in get_catalog().datasets.values():
         spec = entry.load()
-        folder = "your files: zoo train PRESET --data PATH" if spec.source else find_folder(spec, data_dir)
+        if spec.source:
+            folder: object = "your files: zoo train PRESET --data PATH"
+        elif not spec.files:  # e.g. music21's bundled corpus: nothing to find or download
+            folder = f"no files needed (plugin {entry.plugin} reads it)"
+        else:
+            folder = find_folder(spec, data_dir)
         rows.append({"name": spec.name, "modality": spec.modality, "found": str(folder) if folder else None, "plugin": entry.plugin, "description": spec.description, "license": spec.license})
     if as_json:
         click.echo(json.dumps(rows, indent=2))

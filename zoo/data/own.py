@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import torch
 
 from zoo.config import DataConfig
 from zoo.data.spec import DatasetSpec, ImageDataConfig
-from zoo.data.tensors import TensorData, TextData
+from zoo.data.tensors import CHUNK_CHARS, TensorData, TextData
 from zoo.errors import UsageError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
@@ -26,6 +27,7 @@ ARRAY_EXTS = (".npz", ".npy")
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".mp3")
 TEXT_EXTS = (".txt",)
 TEST_DIRS = ("test", "val")
+AHEAD = 16  # prefetched batches kept at most (a step with grad_accum micro-batches hints that many)
 
 
 @dataclass
@@ -107,7 +109,11 @@ def list_files(root: Path, exts: tuple[str, ...]) -> list[Path]:
         raise UsageError(f"data.path {root}: no such file or folder")
     if root.is_file():
         return [root]
-    everything = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    everything = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # hidden folders (.git, .cache) are not data
+        everything += [os.path.join(folder, n) for n in names if not n.startswith(".")]
+    everything = [Path(p) for p in sorted(everything, key=lambda p: relative(root, p).split("/"))]
     found = [p for p in everything if p.suffix.lower() in exts]
     if not found:
         seen = sorted({p.suffix.lower() or p.name for p in everything})
@@ -124,11 +130,17 @@ def split_files(root: Path, files: list[Path], split: str, test_fraction: float)
     test_dir = next((root / d for d in TEST_DIRS if (root / d).is_dir()), None)
     if (root / "train").is_dir() and test_dir is not None:
         base = root / "train" if split == "train" else test_dir
-        return base, [f for f in files if base in f.parents]
+        inside = os.path.join(base, "")
+        return base, [f for f in files if str(f).startswith(inside)]
     if not 0 <= test_fraction < 1:
         raise UsageError(f"data.test_fraction must be in [0, 1), got {test_fraction}")
-    picked = [f for f in files if (held_out(f.relative_to(root).as_posix(), test_fraction) == (split == "test"))]
+    picked = [f for f in files if (held_out(relative(root, f), test_fraction) == (split == "test"))]
     return root, picked
+
+
+def relative(base: Path, file: Path | str) -> str:
+    """`file`'s path under `base` with / separators (string work: pathlib costs seconds on 100k files)."""
+    return str(file)[len(str(base)) + 1 :].replace(os.sep, "/")
 
 
 def held_out(relpath: str, fraction: float) -> bool:
@@ -140,7 +152,7 @@ def class_names(base: Path, files: list[Path], regex: str = "") -> list[str] | N
     """Class names, sorted: first-level subfolders of `base` (or `regex` group 1 of the file name) when there are several."""
     if regex:
         return sorted({label_of(base, f, regex) for f in files})
-    names = sorted({f.relative_to(base).parts[0] for f in files if len(f.relative_to(base).parts) > 1})
+    names = sorted({rel.split("/", 1)[0] for rel in (relative(base, f) for f in files) if "/" in rel})
     return names if len(names) > 1 else None
 
 
@@ -155,7 +167,7 @@ def select(root: Path, everything: list[Path], split: str, test_fraction: float,
 
 def labels(base: Path, paths: list[str], classes: list[str], regex: str = "") -> torch.Tensor:
     """Class indices (int64 N) of decoded files; a class the training split lacks is an error."""
-    names = [label_of(base, Path(p), regex) for p in paths]
+    names = [label_of(base, p, regex) for p in paths]
     unknown = sorted(set(names) - set(classes))
     if unknown:
         raise UsageError(f"{', '.join(unknown[:3])} under {base} is not among the training classes ({', '.join(classes)}); "
@@ -163,13 +175,14 @@ def labels(base: Path, paths: list[str], classes: list[str], regex: str = "") ->
     return torch.tensor([classes.index(n) for n in names], dtype=torch.int64)
 
 
-def label_of(base: Path, file: Path, regex: str = "") -> str:
+def label_of(base: Path, file: Path | str, regex: str = "") -> str:
     if regex:
-        match = re.search(regex, file.name)
+        name = os.path.basename(file)
+        match = re.search(regex, name)
         if not match:
-            raise UsageError(f"data.label_regex {regex!r} does not match {file.name}; fix the pattern or the file name")
+            raise UsageError(f"data.label_regex {regex!r} does not match {name}; fix the pattern or the file name")
         return match.group(1) if match.groups() else match.group(0)
-    return file.relative_to(base).parts[0]
+    return relative(base, file).split("/", 1)[0]
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -195,7 +208,14 @@ def load_images(folder: Path, split: str, config: ImageFolderConfig) -> TensorDa
 
 
 def auto_channels(files: list[Path]) -> int:
-    """3 when any image has colour (by its mode; palettes are checked for grey), else 1."""
+    """3 when any image has colour (by its mode; palettes are checked for grey), else 1; remembered per
+    file manifest, since finding that a folder is all grey means opening every file."""
+    from zoo.data.prepared import manifest_key, remembered
+
+    return int(remembered(f"channels-{manifest_key(files, {'kind': 'channels'})}", lambda: scan_channels(files)))
+
+
+def scan_channels(files: list[Path]) -> int:
     from PIL import Image
 
     for path in files:
@@ -303,19 +323,44 @@ class OwnTensorData(TensorData):
     """TensorData with two extras: `flip` (images flipped left-right with p = 0.5 per batch, on the
     device, drawn from the global RNG that checkpoints save, so resume stays exact) and `stream`
     (fields stay memory-mapped on the CPU and only each batch's rows are read and moved to `device`;
-    same indices, same values, so training is bit-identical to the in-memory path)."""
+    same indices, same values, so training is bit-identical to the in-memory path).
+
+    Streamed, `prefetch(idx)` (the trainer's hint for the next step) reads those rows on a background
+    thread while the current step computes; `batch(idx)` then takes them instead of reading again."""
 
     flip: bool = False
     stream: bool = False
     device: torch.device = torch.device("cpu")
 
+    def __post_init__(self) -> None:
+        self._ahead: dict[bytes, Future[dict[str, torch.Tensor]]] = {}
+        self._reader: ThreadPoolExecutor | None = None
+
+    def prefetch(self, idx: torch.Tensor) -> None:
+        if not self.stream:
+            return
+        rows = idx.cpu()
+        key = rows.numpy().tobytes()
+        if key not in self._ahead:
+            if self._reader is None:
+                self._reader = ThreadPoolExecutor(1, thread_name_prefix="zoo-prefetch")
+            self._ahead[key] = self._reader.submit(self._read, rows)
+            while len(self._ahead) > AHEAD:  # hints never taken (past the run's last step) are dropped
+                self._ahead.pop(next(iter(self._ahead)))
+
+    def _read(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The rows of every field, read from the memory map (torch releases the GIL while copying)."""
+        return {name: tensor[rows] for name, tensor in self.fields.items()}
+
     def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.stream:
             rows = idx.cpu()
+            ahead = self._ahead.pop(rows.numpy().tobytes(), None)
+            picked = ahead.result() if ahead is not None else self._read(rows)
             out = {}
-            for name, tensor in self.fields.items():
-                picked = tensor[rows].to(self.device)
-                out[name] = picked.float().div_(255) if picked.dtype == torch.uint8 else picked
+            for name, tensor in picked.items():
+                tensor = tensor.to(self.device)
+                out[name] = tensor.float().div_(255) if tensor.dtype == torch.uint8 else tensor
         else:
             out = super().batch(idx)
         out = {k: v.float() if v.dtype == torch.float16 else v for k, v in out.items()}  # audio is float16 in the cache
@@ -331,44 +376,105 @@ class OwnTensorData(TensorData):
 
 
 # ---- text -----------------------------------------------------------------------------------
-def load_text(folder: Path, split: str, config: TextFilesConfig) -> TextData:
+def load_text(folder: Path, split: str, config: TextFilesConfig) -> "TextFiles":
     """A .txt file or a folder's `data.glob` files; train.txt + val.txt (or test.txt) are the splits when
-    present, else the last `data.test_fraction` of the characters validate."""
+    present, else the last `data.test_fraction` of the characters validate. The files are checked (UTF-8,
+    not empty) and counted now, in one streaming pass; the text is read again only to tokenize it."""
     root = Path(config.path)
     if split not in ("train", "test"):
         raise UsageError(f"own data has the splits train and test, not {split!r}")
     if root.is_dir() and (root / "train.txt").is_file() and any((root / f"{d}.txt").is_file() for d in TEST_DIRS):
         file = root / "train.txt" if split == "train" else next(root / f"{d}.txt" for d in TEST_DIRS if (root / f"{d}.txt").is_file())
-        text = read_text(file, config.encoding_errors)
-        if not text:
-            raise UsageError(f"{file} is empty; a text split needs some text")
-        return TextData(text, {"split": split, "chars": len(text), "source": text_source(root, [file])})
-    if root.is_dir():
+        files, fraction = [file], 0.0
+    elif root.is_dir():
         files = sorted(p for p in root.glob(config.glob) if p.is_file())
         if not files:
             raise UsageError(f"no files match data.glob={config.glob!r} under {root}; set data.glob (e.g. '**/*.md')")
+        fraction = config.test_fraction
     else:
-        files = list_files(root, TEXT_EXTS + (root.suffix.lower(),))
-    text = "\n".join(read_text(f, config.encoding_errors) for f in files)
-    if not text.strip():
-        raise UsageError(f"{root} holds no text; a corpus needs some")
-    cut = int(len(text) * (1 - config.test_fraction))
-    part = text[:cut] if split == "train" else text[cut:]
-    return TextData(part, {"split": split, "chars": len(part), "source": text_source(root, files)})
+        files, fraction = list_files(root, TEXT_EXTS + (root.suffix.lower(),)), config.test_fraction
+    corpus = TextFiles(files, config.encoding_errors)
+    total, blank = corpus.count()
+    if blank:
+        raise UsageError(f"{files[0] if len(files) == 1 else root} holds no text; a corpus needs some")
+    cut = int(total * (1 - fraction))
+    span = (0, cut) if split == "train" or fraction == 0 else (cut, total)
+    source = text_source(root, files)
+    return TextFiles(files, config.encoding_errors, span, {"split": split, "chars": span[1] - span[0], "source": source},
+                     key=f"{source['manifest']}:{split}:{span[0]}:{span[1]}")
+
+
+class TextFiles(TextData):
+    """Characters `span` of some files joined by newlines, read piece by piece (pieces end at line ends),
+    so a corpus larger than memory trains from a memory-mapped token file (zoo_text's `prepare`)."""
+
+    def __init__(self, files: list[Path], errors: str, span: tuple[int, int] = (0, 0), info: dict[str, Any] | None = None, key: str | None = None):
+        self.files, self.errors, self.span, self.info, self.key = files, errors, span, info or {}, key
+
+    def __repr__(self) -> str:
+        return f"TextFiles({len(self.files)} files, characters {self.span[0]}:{self.span[1]})"
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        """The whole split in memory (for small consumers; tokenizing uses `chunks`)."""
+        return "".join(self.chunks())
+
+    def __len__(self) -> int:
+        return self.span[1] - self.span[0]
+
+    def count(self) -> tuple[int, bool]:
+        """(characters of the joined corpus, whether it is only whitespace), checking the UTF-8."""
+        total, blank = 0, True
+        for piece in self.pieces():
+            total += len(piece)
+            blank = blank and not piece.strip()
+        return total, blank
+
+    def chunks(self) -> Iterator[str]:
+        first, last = self.span
+        at = 0
+        for piece in self.pieces():
+            lo, hi = max(first - at, 0), min(last - at, len(piece))
+            if lo < hi:
+                yield piece[lo:hi]
+            at += len(piece)
+            if at >= last:
+                return
+
+    def pieces(self) -> Iterator[str]:
+        """The files' text joined by newlines, in pieces of about CHUNK_CHARS ending at a line end."""
+        import codecs
+
+        carry = ""
+        for i, path in enumerate(self.files):
+            decoder = codecs.getincrementaldecoder("utf-8")(errors=self.errors)
+            offset = 0
+            with open(path, "rb") as f:
+                while block := f.read(CHUNK_CHARS):
+                    try:
+                        carry += decoder.decode(block)
+                    except UnicodeDecodeError as err:
+                        raise UsageError(f"{path} is not valid UTF-8 at byte {offset + err.start}; convert it, "
+                                         "or pass --set data.encoding_errors=replace") from None
+                    offset += len(block)
+                    cut = carry.rfind("\n") + 1
+                    if len(carry) >= CHUNK_CHARS and cut:
+                        yield carry[:cut]
+                        carry = carry[cut:]
+            try:
+                carry += decoder.decode(b"", final=True)
+            except UnicodeDecodeError as err:
+                raise UsageError(f"{path} is not valid UTF-8 at byte {offset + err.start} (a truncated character); "
+                                 "convert it, or pass --set data.encoding_errors=replace") from None
+            carry += "\n" if i < len(self.files) - 1 else ""
+        if carry:
+            yield carry
 
 
 def text_source(root: Path, files: list[Path]) -> dict[str, Any]:
     from zoo.data.prepared import manifest_key
 
     return {"path": str(root), "manifest": manifest_key(files, {"kind": "text"}), "files": len(files)}
-
-
-def read_text(path: Path, errors: str) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8", errors=errors)
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{path} is not valid UTF-8 at byte {err.start}; convert it, or pass --set data.encoding_errors=replace") from None
 
 
 # ---- audio ----------------------------------------------------------------------------------

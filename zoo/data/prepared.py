@@ -31,9 +31,27 @@ def manifest_key(files: list[Path], settings: dict[str, Any]) -> str:
     """sha256 of the decoder version, the settings and every file's (path, size, mtime)."""
     h = hashlib.sha256(json.dumps({"version": VERSION, "settings": settings}, sort_keys=True).encode())
     for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        name = os.path.abspath(f)
+        st = os.stat(name)
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def remembered(key: str, compute: Callable[[], Any]) -> Any:
+    """A small JSON value computed once per `key` (say a folder's manifest) and kept in the cache
+    (`<cache>/prepared/<key>.json`); computed every time where the cache cannot be written."""
+    file = cache_dir() / "prepared" / f"{key}.json"
+    if file.is_file():
+        return json.loads(file.read_text())
+    value = compute()
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        partial = file.with_name(f".partial-{os.getpid()}-{file.name}")
+        partial.write_text(json.dumps(value))
+        os.replace(partial, file)
+    except OSError:
+        pass  # only the shortcut is lost
+    return value
 
 
 def prepare(files: list[Path], settings: dict[str, Any], decode: Callable[[str, dict[str, Any]], np.ndarray], *, strict: bool = False) -> dict[str, Any]:
@@ -61,6 +79,29 @@ def prepare(files: list[Path], settings: dict[str, Any], decode: Callable[[str, 
             if scratch is not None and scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
     return {"x": np.load(entry / "x.npy", mmap_mode="c"), "paths": json.loads((entry / "paths.json").read_text()), "key": key}
+
+
+def flat_file(key: str, parts: Iterator[np.ndarray], dtype: Any) -> np.ndarray:
+    """The parts concatenated into one flat array of `dtype`, stored once as `<cache>/prepared/<key>.bin`
+    (nanoGPT's train.bin) and memory-mapped, so what is larger than memory is never held whole. Written
+    under a temporary name and renamed into place; where the cache cannot be written, it is built in memory."""
+    file = cache_dir() / "prepared" / f"{key}.bin"
+    if not file.is_file():
+        scratch = _scratch(file.parent)
+        if scratch is None:
+            return np.concatenate([np.asarray(p, dtype) for p in parts] or [np.zeros(0, dtype)])
+        try:
+            with open(scratch / "part.bin", "wb") as out:
+                for part in parts:
+                    out.write(np.ascontiguousarray(part, dtype).tobytes())
+            os.replace(scratch / "part.bin", file)
+        except OSError as err:
+            raise ZooError(f"cannot write {file} ({err.strerror or err})", hint="free space there or point ZOO_CACHE_DIR at another folder") from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if file.stat().st_size == 0:
+        return np.zeros(0, dtype)
+    return np.memmap(file, dtype=dtype, mode="c")
 
 
 def _scratch(folder: Path) -> Path | None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor
@@ -29,12 +29,21 @@ class TensorData:
         return TensorData({k: v.to(device) for k, v in self.fields.items()}, self.info)
 
 
+CHUNK_CHARS = 1 << 22  # text is read, tokenized and cached in pieces of about this many characters
+
+
 @dataclass
 class TextData:
-    """A raw text split; text families turn it into token windows (`Family.prepare`)."""
+    """A raw text split; text families turn it into token windows (`Family.prepare`). `chunks()` gives
+    it piece by piece; `key` names its content where a tokenized copy may be cached (None: never)."""
 
     text: str
     info: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
 
     def __len__(self) -> int:
         return len(self.text)
+
+    def chunks(self) -> Iterator[str]:
+        for start in range(0, len(self.text), CHUNK_CHARS):
+            yield self.text[start : start + CHUNK_CHARS]

@@ -181,8 +181,10 @@ def native_split(dataset: str | DataConfig, split: str, data_dir: str | os.PathL
     if isinstance(dataset, DataConfig):
         data = load_dataset(dataset, split, data_dir)
         if "y" not in data.fields:
-            raise UsageError("no domain feature network for an unlabelled image folder (one is trained on class subfolders); "
-                             "use --features inception --set features.weights=PATH, or --metrics \"\" for the family's own numbers")
+            from zoo.evaluation import MetricUnavailable
+
+            raise MetricUnavailable("an unlabelled image folder has no domain feature network (one is trained on class subfolders); "
+                                    "put the images in class folders, or use --features inception --set features.weights=PATH")
         return data
     if dataset not in NATIVE_SIZE:
         raise UsageError(
