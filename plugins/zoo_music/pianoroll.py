@@ -10,12 +10,13 @@ class RollLSTM(nn.Module):
     def __init__(self, keys: int, hidden: int, layers: int, dropout: float) -> None:
         super().__init__()
         self.lstm = nn.LSTM(keys, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)  # on the LSTM's output too, so one layer is regularised (282 chorales overfit fast)
         self.head = nn.Linear(hidden, keys)
 
     def forward(self, frames: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Frames N×T×88 (0/1) -> logits N×T×88 of the frame after each, and the LSTM state (h, c)."""
         hidden, state = self.lstm(frames, state)  # N×T×H
-        return self.head(hidden), state
+        return self.head(self.drop(hidden)), state
 
     def frame_nll(self, rolls: Tensor) -> Tensor:
         """Nats of each frame of rolls N×T×88 given the frames before it (the first given silence): N×T."""

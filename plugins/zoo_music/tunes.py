@@ -9,6 +9,8 @@ mis-times), grace notes, slurs and decorations, none of which changes a note's l
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import warnings
 from typing import Any
@@ -95,7 +97,7 @@ def metre_consistent(tune: str) -> bool:
     from music21 import converter
 
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):  # music21's ABC reader prints its doubts
             warnings.simplefilter("ignore")
             score = converter.parse(tune, format="abc")
     except Exception:  # noqa: BLE001 - a generated tune may break music21 in any way; it just fails the check
