@@ -33,9 +33,10 @@ def own_cache(tmp_path, monkeypatch):
 
 
 def entries(cache: Path) -> list[str]:
-    """The prepared cache's decode entries (and partial ones), without the remembered channel counts."""
+    """The prepared cache's decode entries (and partial ones), without the remembered facts (a folder's
+    channel count, a corpus's character count)."""
     folder = cache / "prepared"
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("channels-")) if folder.exists() else []
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(("channels-", "text-"))) if folder.exists() else []
 
 
 def make_images(root: Path, classes=("cat", "dog"), per_class=6, size=(20, 26), mode="RGB") -> Path:

@@ -213,6 +213,7 @@ class Trainer:
         self.quiet = quiet
         self.stop_requested = False  # set by a callback (a benchmark that reached its quality target)
         self._perm: tuple[int, torch.Tensor] | None = None
+        self._ahead: tuple[int, torch.Tensor] | None = None  # (step, indices) already drawn for a prefetch hint
         self._pending: dict[str, list[tuple[int, torch.Tensor]]] = {}  # (step, value) logged since the last log line
         self._saving = False
         self._saved_step: int | None = None  # the step of the checkpoint written or restored last
@@ -290,10 +291,12 @@ class Trainer:
         schedules and the EMA. Only a completed step advances `self.step`."""
         span = self.span(self.step)
         self.ctx.step, self.ctx.phase, self.ctx.active = self.step, span.name, span.optimizers
-        chunks = self.batch_indices(self.step).chunk(self.accum)
+        ahead, self._ahead = self._ahead, None
+        chunks = (ahead[1] if ahead is not None and ahead[0] == self.step else self.batch_indices(self.step)).chunk(self.accum)
         prefetch = getattr(self.data, "prefetch", None)  # streamed data reads the next step's rows meanwhile
         if prefetch is not None:
-            for idx in self.batch_indices(self.step + 1).chunk(self.accum):
+            self._ahead = (self.step + 1, self.batch_indices(self.step + 1))  # computed once: the next step takes it
+            for idx in self._ahead[1].chunk(self.accum):
                 prefetch(idx)
         for micro, idx in enumerate(chunks):
             self.ctx.micro = micro

@@ -379,7 +379,8 @@ class OwnTensorData(TensorData):
 def load_text(folder: Path, split: str, config: TextFilesConfig) -> "TextFiles":
     """A .txt file or a folder's `data.glob` files; train.txt + val.txt (or test.txt) are the splits when
     present, else the last `data.test_fraction` of the characters validate. The files are checked (UTF-8,
-    not empty) and counted now, in one streaming pass; the text is read again only to tokenize it."""
+    not empty) and counted in one streaming pass, remembered per file manifest; the text is read again
+    only to tokenize it."""
     root = Path(config.path)
     if split not in ("train", "test"):
         raise UsageError(f"own data has the splits train and test, not {split!r}")
@@ -393,13 +394,15 @@ def load_text(folder: Path, split: str, config: TextFilesConfig) -> "TextFiles":
         fraction = config.test_fraction
     else:
         files, fraction = list_files(root, TEXT_EXTS + (root.suffix.lower(),)), config.test_fraction
+    from zoo.data.prepared import remembered
+
+    source = text_source(root, files)
     corpus = TextFiles(files, config.encoding_errors)
-    total, blank = corpus.count()
+    total, blank = remembered(f"text-{source['manifest']}-{config.encoding_errors}", corpus.count)  # both splits, every run: one pass
     if blank:
         raise UsageError(f"{files[0] if len(files) == 1 else root} holds no text; a corpus needs some")
     cut = int(total * (1 - fraction))
     span = (0, cut) if split == "train" or fraction == 0 else (cut, total)
-    source = text_source(root, files)
     return TextFiles(files, config.encoding_errors, span, {"split": split, "chars": span[1] - span[0], "source": source},
                      key=f"{source['manifest']}:{split}:{span[0]}:{span[1]}")
 
