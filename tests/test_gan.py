@@ -14,6 +14,7 @@ from zoo.config import DataConfig
 from zoo.contract import FamilyContext, StepContext
 from zoo.errors import UsageError
 from zoo.nn.dcgan import Discriminator, Generator, ProjectionHead, plan
+from zoo.nn.gan import r1_penalty
 from zoo_gan.family import DCGANConfig, DCGANFamily
 
 INFO = {"channels": 1, "image_size": 32, "num_classes": 10}
@@ -129,6 +130,17 @@ def test_every_loss_trains(loss):
     logs = model.train_step(batch(), ctx)
     assert {"loss_d", "loss_g"} <= logs.keys()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.G.parameters()))
+
+
+def test_r1_penalty_closed_form_and_in_training():
+    w = torch.randn(5)
+    x = torch.randn(3, 5, requires_grad=True)
+    assert torch.allclose(r1_penalty(x @ w, x), w.pow(2).sum())  # a linear D's input gradient is w for every sample
+    model, ctx = make(r1_weight=10.0)
+    logs = model.train_step(batch(), ctx)
+    assert torch.isfinite(logs["loss_d"])
+    with pytest.raises(UsageError, match="r1_weight"):
+        DCGANConfig(r1_weight=-1.0)
 
 
 def test_wgan_critic_steps_per_generator_step():

@@ -30,13 +30,14 @@ class GANConfig:
     conditional: bool = False  # class-conditional: sample(label=k), projection discriminator
     spectral_norm: bool = False  # spectral norm in D instead of BatchNorm (use with hinge)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight
+    r1_weight: float = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x_real)‖² (Mescheder et al. 2018); 0: off
     d_steps: int = 1  # discriminator updates per generator update (5 for WGAN-GP)
 
     def __post_init__(self) -> None:
         if min(self.nz, self.ngf, self.ndf, self.d_steps) <= 0:
             raise UsageError(f"model.nz, ngf, ndf and d_steps must be positive integers, got {self.nz}, {self.ngf}, {self.ndf}, {self.d_steps}")
-        if self.gp_weight < 0:
-            raise UsageError(f"model.gp_weight must be >= 0, got {self.gp_weight}")
+        if min(self.gp_weight, self.r1_weight) < 0:
+            raise UsageError(f"model.gp_weight and r1_weight must be >= 0, got {self.gp_weight}, {self.r1_weight}")
 
 
 def discriminator_norm(config: GANConfig, plain: Norm = "batch") -> Norm:
@@ -79,7 +80,7 @@ class GANFamily(Family):
         return {"d": list(self.D.parameters()), "g": list(self.G.parameters())}
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        real = batch["x"] * 2 - 1  # N×C×… in [-1, 1]
+        real = (batch["x"] * 2 - 1).requires_grad_(self.config.r1_weight > 0)  # N×C×… in [-1, 1]
         n = real.shape[0]
         y_real = batch["y"] if self.num_classes else None
         y_fake = torch.randint(0, self.num_classes, (n,), device=real.device) if self.num_classes else None
@@ -90,6 +91,8 @@ class GANFamily(Family):
         loss_d = self.d_loss(d_real, d_fake)
         if self.config.loss == "wgan-gp":
             loss_d = loss_d + self.config.gp_weight * gradient_penalty(self.D, real, fake.detach(), y_real)
+        if self.config.r1_weight:
+            loss_d = loss_d + self.config.r1_weight / 2 * r1_penalty(d_real, real)
         ctx.update("d", loss_d)
         logs = {"loss_d": loss_d.detach(), "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
 
@@ -120,6 +123,12 @@ class GANFamily(Family):
         labels = requested_labels(n, label, self.num_classes, self.device)  # every class in turn when none is asked for
         z = torch.randn(n, self.config.nz, device=self.device, generator=generator)
         return self.to_samples(self.G(z, labels).float(), labels, {"label": label} if label is not None else {})
+
+
+def r1_penalty(d_real: Tensor, real: Tensor) -> Tensor:
+    """R1: E‖∇ₓD(x)‖² on real data (which must require grad), pushing D flat where the data is."""
+    (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(dim=1).mean()
 
 
 def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None) -> Tensor:
