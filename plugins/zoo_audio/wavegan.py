@@ -5,7 +5,9 @@ convolutions (kernel 25) up to the clip length; the discriminator mirrors it (th
 `zoo.nn.dcgan`, without BatchNorm). Between its layers the discriminator shifts each clip's
 activations by a random -2..2 samples (phase shuffle), so it cannot tell real from fake by the phase
 of the generator's periodic upsampling artefacts. Training is the core GAN family's
-(`zoo.nn.gan.GANFamily`), with the paper's WGAN-GP loss and 5 critic steps by default.
+(`zoo.nn.gan.GANFamily`); the config's defaults are the paper's WGAN-GP loss and 5 critic steps, the
+`wavegan-digits` preset trains with the non-saturating loss and an R1 penalty, one critic step each
+(docs/audio.md: better numbers in less CPU time).
 """
 from __future__ import annotations
 
