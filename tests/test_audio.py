@@ -41,11 +41,12 @@ CONTEXT = FamilyContext(Path("unused"), AudioDataConfig(dataset="fsdd", clip_sam
 CLIPS = {"num_classes": 10, "clip_samples": 1024, "sample_rate": 8000}
 
 
-def tiny_wavenet(conditional: bool = True):
+def tiny_wavenet(conditional: bool = True, label_dropout: float = 0.0):
     from zoo_audio.wavenet import WaveNet, WaveNetConfig
 
     torch.manual_seed(0)
-    config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional, cond_segment=16)  # 16 timeline steps
+    config = WaveNetConfig(channels=6, skip_channels=5, layers=3, stacks=2, conditional=conditional, cond_segment=16,  # 16 timeline steps
+                           label_dropout=label_dropout)
     model = WaveNet(config, {"num_classes": 10, "clip_samples": 256, "sample_rate": 8000}, CONTEXT).eval()
     if conditional:
         torch.nn.init.normal_(model.cond.weight, std=0.1)  # as after training (the table starts at zero)
@@ -160,6 +161,32 @@ def test_cached_generation_equals_uncached():
     uncached = model.generate(2, 60, y, torch.Generator().manual_seed(5), cached=False)
     assert torch.equal(cached, uncached)
     assert cached.unique().numel() > 5  # a real draw, not a constant
+
+
+def test_wavenet_guidance_samples_from_the_guided_logits():
+    """With guidance each step draws from softmax(cond + w·(cond - uncond)), the digit-less rows running
+    beside the asked-for ones, and the cache still gives the uncached numbers."""
+    from zoo.capabilities import guided
+
+    model = tiny_wavenet(label_dropout=0.1)
+    y = torch.tensor([3, 8])
+    assert model.cond.num_embeddings == 11 * model.segments  # ten digits and "no digit"
+    first = model.generate(2, 1, y, torch.Generator().manual_seed(5), guidance=2.0)[:, 0]
+    silence = torch.full((2, 1), model.silence)
+    with torch.no_grad():
+        logits = guided(model(silence, y)[:, :, 0], model(silence, torch.full_like(y, 10))[:, :, 0], 2.0)
+    cdf = logits.softmax(dim=1).cumsum(dim=1)
+    assert torch.equal(first, torch.searchsorted(cdf, torch.rand(2, 1, generator=torch.Generator().manual_seed(5))).squeeze(1))
+    cached = model.generate(2, 40, y, torch.Generator().manual_seed(5), guidance=2.0)
+    assert torch.equal(cached, model.generate(2, 40, y, torch.Generator().manual_seed(5), cached=False, guidance=2.0))
+    assert not torch.equal(cached, model.generate(2, 40, y, torch.Generator().manual_seed(5)))  # guidance changes the draw
+
+
+def test_wavenet_guidance_needs_label_dropout():
+    with pytest.raises(UsageError, match="label_dropout"):
+        tiny_wavenet().sample(2, label=3, guidance=2.0)
+    with pytest.raises(UsageError, match=">= 0"):
+        tiny_wavenet(label_dropout=0.1).sample(2, label=3, guidance=-1.0)
 
 
 def test_cached_step_logits_match_teacher_forcing():

@@ -43,3 +43,18 @@ def test_requested_labels_cycle_through_classes_or_repeat_one():
     assert requested_labels(5, None, 3, torch.device("cpu")).tolist() == [0, 1, 2, 0, 1]
     assert requested_labels(3, 2, 3, torch.device("cpu")).tolist() == [2, 2, 2]
     assert requested_labels(3, None, 0, torch.device("cpu")) is None
+
+
+def test_classifier_free_guidance_pieces():
+    from zoo.capabilities import check_guidance, drop_labels, guided
+
+    labels = torch.arange(10).repeat(100)
+    dropped = drop_labels(labels, 0.3, 10, torch.Generator().manual_seed(0))
+    none = dropped == 10
+    assert 0.25 < none.float().mean() < 0.35 and torch.equal(dropped[~none], labels[~none])
+    assert torch.equal(drop_labels(labels, 0.0, 10), labels)
+    cond, uncond = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 2.0])
+    assert torch.equal(guided(cond, uncond, 0.0), cond) and torch.equal(guided(cond, uncond, 1.0), torch.tensor([-1.0, 2.0]))
+    check_guidance(None, 0)
+    with pytest.raises(UsageError, match="class-conditional"):
+        check_guidance(1.0, 0)

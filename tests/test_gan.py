@@ -143,6 +143,24 @@ def test_r1_penalty_closed_form_and_in_training():
         DCGANConfig(r1_weight=-1.0)
 
 
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_lazy_r1_is_the_scaled_penalty_every_kth_step(step):
+    """r1_every=2 adds 2γ's penalty on even steps and none on odd ones (StyleGAN2's lazy regularisation)."""
+    data = batch()
+
+    def loss_d(**kw) -> torch.Tensor:
+        model, ctx = make(**kw)
+        ctx.step = step
+        torch.manual_seed(1)
+        return model.train_step(data, ctx)["loss_d"]
+
+    expected = loss_d(r1_weight=20.0) if step % 2 == 0 else loss_d()
+    assert torch.allclose(loss_d(r1_weight=10.0, r1_every=2), expected)
+    assert not torch.allclose(loss_d(r1_weight=20.0), loss_d())  # the penalty is not negligible here
+    with pytest.raises(UsageError, match="r1_every"):
+        DCGANConfig(r1_every=0)
+
+
 def test_wgan_critic_steps_per_generator_step():
     model, ctx = make(loss="wgan-gp", d_steps=5)
     updated = []

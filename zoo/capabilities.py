@@ -97,6 +97,34 @@ class Condition:
 
 
 LABEL = Condition("label", int, None, "class to draw (an index; every class in turn when omitted)")
+GUIDANCE = Condition("guidance", float, None, "classifier-free guidance scale w (conditional models; 0: none; default: model.guidance)")
+
+
+# ---- classifier-free guidance (Ho & Salimans 2022), for any conditional family --------------------------
+def drop_labels(labels: Tensor, p: float, classes: int, generator: torch.Generator | None = None) -> Tensor:
+    """Training: each label replaced by the "no label" index `classes` with probability `p`, so that one
+    network learns the unconditional model beside the conditional one."""
+    keep = torch.rand(len(labels), device=labels.device, generator=generator) >= p
+    return torch.where(keep, labels, classes)
+
+
+def guided(cond: Tensor, uncond: Tensor, guidance: float) -> Tensor:
+    """The guided prediction cond + w·(cond - uncond): w = 0 is the plain conditional model, larger w
+    trades diversity for outputs that say their class more clearly."""
+    return cond + guidance * (cond - uncond)
+
+
+def check_guidance(guidance: float | None, classes: int, *, unconditional: bool = True) -> None:
+    """The one guidance validation: None passes; otherwise a scale >= 0 for a model that learned the
+    unconditional case (`unconditional`: trained with label dropout)."""
+    if guidance is None:
+        return
+    if not classes:
+        raise UsageError("guidance needs a class-conditional model (model.conditional=true); drop --set guidance=...")
+    if not unconditional:
+        raise UsageError("guidance needs a model trained with model.label_dropout > 0; drop --set guidance=...")
+    if guidance < 0:
+        raise UsageError(f"guidance must be >= 0, got {guidance}")
 
 
 def check_conditions(declared: tuple[Condition, ...], given: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ and `cond_segment` samples, upsampled by repetition: WaveNet's local conditionin
 timeline instead of linguistic features). A single embedding per digit (global conditioning, the
 paper's, `cond_segment=0`) says which word but not where in it the model is, which a 64 ms receptive
 field cannot tell either, and at a CPU budget its samples did not say the digit asked for (docs/audio.md,
-"Issue 14"). Training is teacher-forced on
+"Issue 14"). With `label_dropout` the same network also learns the digit-less model, and sampling
+follows classifier-free guidance on the logits of each sample (as autoregressive audio and language
+models use it: AudioGen, Sanchez et al. 2023). Training is teacher-forced on
 whole clips (or random windows of them). Generation keeps, for every layer, a queue of its last
 `dilation` inputs (Paine et al. 2016, "Fast Wavenet"): a new sample costs one step per layer,
 reusing the queued activations, instead of a pass over the whole receptive field.
@@ -25,7 +27,7 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 from torch import Tensor, nn
 
-from zoo.capabilities import LABEL, check_label, requested_labels
+from zoo.capabilities import GUIDANCE, LABEL, check_guidance, check_label, drop_labels, guided, requested_labels
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.device import single_thread
 from zoo.errors import UsageError
@@ -57,6 +59,8 @@ class WaveNetConfig:
     quantization: int = 256  # mu-law levels (8 bits)
     conditional: bool = True  # a digit embedding inside every gate: sample(label=k)
     cond_segment: int = 256  # samples per step of each digit's learned timeline; 0: one embedding per clip (global)
+    label_dropout: float = 0.0  # training: probability a clip's digit is replaced by "no digit" (> 0 allows guidance)
+    guidance: float = 0.0  # default classifier-free guidance scale w when sampling (0: the plain conditional model)
     # Samples predicted per clip and step. Shorter than the clip: a random crop, cheaper, but crops rarely hold
     # a clip's first samples, which generation starts from (from silence), so the model learns to stay silent.
     window: int = 8192
@@ -65,7 +69,7 @@ class WaveNetConfig:
 class WaveNet(Family):
     Config = WaveNetConfig
     modality = "audio"
-    conditions = (LABEL,)
+    conditions = (LABEL, GUIDANCE)
     tiny: ClassVar[dict[str, Any]] = {
         "model.channels": 4, "model.skip_channels": 4, "model.layers": 3, "model.stacks": 1, "model.window": 64,
         "data.batch_size": 4, "data.clip_samples": 1024, "train.lr": 3e-2,  # a visible fall in 24 steps
@@ -75,7 +79,11 @@ class WaveNet(Family):
         super().__init__(config, info, context)
         if min(config.channels, config.skip_channels, config.layers, config.stacks, config.window) <= 0 or config.quantization < 2 or config.cond_segment < 0:
             raise UsageError("model.channels, skip_channels, layers, stacks and window must be positive, quantization >= 2 and cond_segment >= 0")
+        if not 0 <= config.label_dropout < 1:
+            raise UsageError(f"model.label_dropout must be in [0, 1), got {config.label_dropout}")
         self.num_classes = info["num_classes"] if config.conditional else 0
+        self.unconditional = bool(self.num_classes) and config.label_dropout > 0  # a "no digit" timeline, index num_classes
+        check_guidance(config.guidance or None, self.num_classes, unconditional=self.unconditional)
         self.dilations = [2**i for _ in range(config.stacks) for i in range(config.layers)]
         self.receptive_field = sum(self.dilations) + 1  # inputs that the newest prediction sees
         self.silence = config.quantization // 2
@@ -84,7 +92,8 @@ class WaveNet(Family):
         self.convs = nn.ModuleList(nn.Conv1d(C, 2 * C, 2, dilation=d) for d in self.dilations)  # taps at t-d and t
         self.outs = nn.ModuleList(nn.Conv1d(C, C + S, 1) for _ in self.dilations)  # residual and skip, in one 1×1 conv
         self.segments = -(-info["clip_samples"] // config.cond_segment) if config.cond_segment else 1  # timeline steps per clip
-        self.cond = nn.Embedding(self.num_classes * self.segments, 2 * C * len(self.dilations)) if self.num_classes else None
+        rows = (self.num_classes + self.unconditional) * self.segments
+        self.cond = nn.Embedding(rows, 2 * C * len(self.dilations)) if self.num_classes else None
         if self.cond is not None:
             nn.init.zeros_(self.cond.weight)  # N(0, 1) rows were random gate biases that training could barely move (see COND_GAIN)
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(S, S, 1), nn.ReLU(), nn.Conv1d(S, config.quantization, 1))
@@ -127,7 +136,10 @@ class WaveNet(Family):
         n, t = targets.shape
         w = min(self.config.window, t)
         idx = torch.randint(0, t - w + 1, (n, 1), device=targets.device) + torch.arange(w, device=targets.device)  # N×w
-        logits = self(inputs.gather(1, idx), batch.get("y"), idx[:, 0])  # N×Q×w
+        y = batch.get("y")
+        if self.unconditional:
+            y = drop_labels(y, self.config.label_dropout, self.num_classes)
+        logits = self(inputs.gather(1, idx), y, idx[:, 0])  # N×Q×w
         loss = F.cross_entropy(logits, targets.gather(1, idx))
         ctx.update("model", loss)
         return {"loss": loss.detach(), "bits_per_sample": loss.detach() / math.log(2)}
@@ -143,19 +155,25 @@ class WaveNet(Family):
         return {"test_bits_per_sample": total / count / math.log(2)}
 
     @torch.no_grad()
-    def generate(self, n: int, length: int, y: Tensor | None = None, generator: torch.Generator | None = None, cached: bool = True) -> Tensor:
+    def generate(self, n: int, length: int, y: Tensor | None = None, generator: torch.Generator | None = None, cached: bool = True,
+                 guidance: float = 0.0) -> Tensor:
         """N×length classes, one sample at a time. `cached=False` recomputes the receptive field every
-        step (same numbers, far slower): the reference that the cache is checked and timed against."""
+        step (same numbers, far slower): the reference that the cache is checked and timed against.
+        With `guidance` each step runs the digit-less rows beside the N rows and mixes their logits."""
         device = self.embed.weight.device
         inputs = torch.full((n, length + 1), self.silence, device=device)  # inputs[:, t] produced sample t-1
+        guide = bool(guidance) and y is not None
+        if guide:
+            y = torch.cat([y, torch.full_like(y, self.num_classes)])  # the digit-less rows after the N asked for
         with single_thread(device) if cached else contextlib.nullcontext():
-            step = self.stepper(n, y) if cached else None
+            step = self.stepper(2 * n if guide else n, y) if cached else None
             for t in range(length):
-                if step is not None:
-                    logits = step(inputs[:, t])
-                else:
-                    start = max(0, t + 1 - self.receptive_field)
-                    logits = self(inputs[:, start : t + 1], y, start)[:, :, -1]
+                start = t if step is not None else max(0, t + 1 - self.receptive_field)
+                x = inputs[:, start : t + 1]  # N×1 with the cache, else the receptive field
+                x = torch.cat([x, x]) if guide else x
+                logits = step(x[:, 0]) if step is not None else self(x, y, start)[:, :, -1]
+                if guide:
+                    logits = guided(*logits.float().chunk(2), guidance)
                 u = torch.rand(n, 1, device=device, generator=generator)
                 cdf = logits.float().softmax(dim=1).cumsum(dim=1)
                 inputs[:, t + 1] = torch.searchsorted(cdf, u).clamp_(max=self.config.quantization - 1).squeeze(1)
@@ -197,9 +215,12 @@ class WaveNet(Family):
         return clip_seconds(self.info, self.config.window)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> AudioSamples:
+    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, guidance: float | None = None) -> AudioSamples:
         label = check_label(label, self.num_classes, hint="train wavenet-digits to choose the digit")
+        check_guidance(guidance, self.num_classes, unconditional=self.unconditional)
+        guidance = self.config.guidance if guidance is None else guidance
         labels = requested_labels(n, label, self.num_classes, self.device)
-        classes = self.generate(n, self.info["clip_samples"], labels, generator)
+        classes = self.generate(n, self.info["clip_samples"], labels, generator, guidance=guidance)
         waves = mu_law_decode(classes, self.config.quantization)
-        return AudioSamples(waves, self.info["sample_rate"], labels, meta={"label": label} if label is not None else {})
+        meta = {"label": label} if label is not None else {}
+        return AudioSamples(waves, self.info["sample_rate"], labels, meta={**meta, "guidance": guidance} if self.unconditional else meta)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from zoo.capabilities import LABEL, Condition, check_label, requested_labels
+from zoo.capabilities import GUIDANCE, LABEL, Condition, check_guidance, check_label, drop_labels, guided, requested_labels
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.errors import UsageError
 from zoo.samples import ImageSamples
@@ -70,7 +70,7 @@ class DiffusionConfig:
 
 CONDITIONS: tuple[Condition, ...] = (
     LABEL,
-    Condition("guidance", float, None, "classifier-free guidance scale w (conditional models; 0: none; default: model.guidance)"),
+    GUIDANCE,
     Condition("sampler", str, None, "ddim, ddpm (ancestral), euler or heun (default: model.sampler)", SAMPLERS),
     Condition("steps", int, None, "sampler steps; fewer is faster (default: model.steps)"),
     Condition("eta", float, None, "DDIM η in [0, 1]: 0 deterministic, 1 ancestral (default: model.eta)"),
@@ -119,8 +119,7 @@ class Diffusion(Family):
         xt, target = self.path.noised(x, noise, t)
         labels = None
         if self.num_classes:
-            keep = torch.rand(n, device=x.device, generator=generator) >= (self.config.label_dropout if self.training else 0)
-            labels = torch.where(keep, batch["y"], self.num_classes)
+            labels = drop_labels(batch["y"], self.config.label_dropout if self.training else 0, self.num_classes, generator)
         return F.mse_loss(self.unet(xt, t, labels).float(), target)
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
@@ -132,10 +131,7 @@ class Diffusion(Family):
     # ---- sampling ------------------------------------------------------------------------------
     def settings(self, guidance: float | None, sampler: str | None, steps: int | None, eta: float | None) -> dict[str, Any]:
         """The sampling settings in force: the given conditions, else the config's defaults."""
-        if guidance is not None and not self.num_classes:
-            raise UsageError("guidance needs a class-conditional model (model.conditional=true); drop --set guidance=...")
-        if guidance is not None and guidance < 0:
-            raise UsageError(f"guidance must be >= 0, got {guidance}")
+        check_guidance(guidance, self.num_classes)
         if steps is not None and steps <= 0:
             raise UsageError(f"steps must be a positive integer, got {steps}")
         config = self.config
@@ -155,7 +151,7 @@ class Diffusion(Family):
             else:
                 none = torch.full_like(labels, self.num_classes)
                 cond, uncond = self.unet(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, none])).float().chunk(2)
-                out = cond + guidance * (cond - uncond)
+                out = guided(cond, uncond, guidance)
             x_hat, eps_hat = self.path.estimates(out.float(), xt, t)
             if self.config.objective == "eps":  # x̂ = (x_t - s·ε̂)/a blows up near pure noise: clip it to the data range (DDPM's practice)
                 a, s, _, _ = (c.view(-1, *[1] * (xt.dim() - 1)) for c in self.path.coefficients(t))

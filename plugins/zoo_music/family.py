@@ -32,7 +32,7 @@ class MusicConfig:
     n_head: int = 4  # gpt only
     n_embd: int = 128  # LSTM hidden width / GPT width
     block_size: int = 256  # gpt only: context in tokens (four a frame)
-    dropout: float = 0.0  # GPT: everywhere; LSTM: between layers and on its output
+    dropout: float = 0.0  # GPT: embeddings and residual branches; LSTM: between layers and on its output
     sample_frames: int = 64  # length of each sample: 16 bars of 4/4 in quarter-note frames
 
     def __post_init__(self) -> None:

@@ -31,11 +31,13 @@ class GANConfig:
     spectral_norm: bool = False  # spectral norm in D instead of BatchNorm (use with hinge)
     gp_weight: float = 10.0  # WGAN-GP gradient-penalty weight
     r1_weight: float = 0.0  # γ of the R1 penalty γ/2·E‖∇D(x_real)‖² (Mescheder et al. 2018); 0: off
+    r1_every: int = 1  # lazy R1 (StyleGAN2): the penalty, times r1_every, on every r1_every-th step only; fewer double backward passes
     d_steps: int = 1  # discriminator updates per generator update (5 for WGAN-GP)
 
     def __post_init__(self) -> None:
-        if min(self.nz, self.ngf, self.ndf, self.d_steps) <= 0:
-            raise UsageError(f"model.nz, ngf, ndf and d_steps must be positive integers, got {self.nz}, {self.ngf}, {self.ndf}, {self.d_steps}")
+        if min(self.nz, self.ngf, self.ndf, self.d_steps, self.r1_every) <= 0:
+            raise UsageError("model.nz, ngf, ndf, d_steps and r1_every must be positive integers, "
+                             f"got {self.nz}, {self.ngf}, {self.ndf}, {self.d_steps}, {self.r1_every}")
         if min(self.gp_weight, self.r1_weight) < 0:
             raise UsageError(f"model.gp_weight and r1_weight must be >= 0, got {self.gp_weight}, {self.r1_weight}")
 
@@ -80,7 +82,8 @@ class GANFamily(Family):
         return {"d": list(self.D.parameters()), "g": list(self.G.parameters())}
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        real = (batch["x"] * 2 - 1).requires_grad_(self.config.r1_weight > 0)  # N×C×… in [-1, 1]
+        r1 = self.config.r1_weight > 0 and ctx.step % self.config.r1_every == 0
+        real = (batch["x"] * 2 - 1).requires_grad_(r1)  # N×C×… in [-1, 1]
         n = real.shape[0]
         y_real = batch["y"] if self.num_classes else None
         y_fake = torch.randint(0, self.num_classes, (n,), device=real.device) if self.num_classes else None
@@ -91,8 +94,8 @@ class GANFamily(Family):
         loss_d = self.d_loss(d_real, d_fake)
         if self.config.loss == "wgan-gp":
             loss_d = loss_d + self.config.gp_weight * gradient_penalty(self.D, real, fake.detach(), y_real)
-        if self.config.r1_weight:
-            loss_d = loss_d + self.config.r1_weight / 2 * r1_penalty(d_real, real)
+        if r1:
+            loss_d = loss_d + self.config.r1_weight * self.config.r1_every / 2 * r1_penalty(d_real, real)
         ctx.update("d", loss_d)
         logs = {"loss_d": loss_d.detach(), "d_real": d_real.detach().mean(), "d_fake": d_fake.detach().mean()}
 

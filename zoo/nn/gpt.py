@@ -44,7 +44,7 @@ def hf_config(
     resolving `transformers.GPT2Config` scans every model transformers ships (half a second)."""
     return {
         "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": vocab_size, "n_positions": block_size,
-        "n_embd": n_embd, "n_layer": n_layer, "n_head": n_head, "resid_pdrop": dropout, "embd_pdrop": dropout, "attn_pdrop": dropout,
+        "n_embd": n_embd, "n_layer": n_layer, "n_head": n_head, "resid_pdrop": dropout, "embd_pdrop": dropout, "attn_pdrop": 0.0,
         "activation_function": "gelu" if gelu == "exact" else "gelu_pytorch_tanh",  # HF's names for F.gelu's two forms
         "bos_token_id": eos, "eos_token_id": eos, "tie_word_embeddings": True,
     }
@@ -87,11 +87,16 @@ class Conv1D(nn.Module):
 
 
 class Attention(nn.Module):
+    """Causal self-attention. `dropout` drops its output, not the attention weights: a dropout inside
+    F.scaled_dot_product_attention sends CPU training to the unfused kernel, nearly twice as slow (a
+    4-layer, 128-wide model: 0.51 against 0.30 s per step), for a regulariser that the residual and
+    embedding dropouts already give."""
+
     def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
         super().__init__()
         self.n_head = n_head
         self.c_attn, self.c_proj = Conv1D(n_embd, 3 * n_embd), Conv1D(n_embd, n_embd)
-        self.attn_dropout, self.resid_dropout = nn.Dropout(dropout), nn.Dropout(dropout)
+        self.resid_dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, cache: tuple[Tensor, Tensor] | None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """x N×T×C -> N×T×C and this layer's keys and values (the cache's, grown by T).
@@ -105,7 +110,7 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)  # N×H×(past+1)×D
         y = F.scaled_dot_product_attention(  # HF's explicit scale: the same bits as its forward
-            q, k, v, dropout_p=self.attn_dropout.p if self.training else 0.0, is_causal=cache is None and T > 1, scale=D**-0.5,
+            q, k, v, is_causal=cache is None and T > 1, scale=D**-0.5,
         )
         return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(N, T, C))), (k, v)
 
