@@ -6,7 +6,8 @@ Times cached generation of `batch` clips of `samples` samples (8000 = one second
 uncached path (`generate(cached=False)`, a forward pass over the last receptive field per sample)
 for R and R + K steps: their difference is its steady per-sample cost, extrapolated to the same
 length. The uncached path is timed with 1 thread and with torch's default, and the faster counts.
-Weights are the wavenet-digits preset's, untrained unless --run (speed does not depend on them).
+Weights are the wavenet-digits preset's, untrained unless --run (speed does not depend on them);
+generation uses the model's default guidance, as `zoo sample` does (guidance doubles the rows).
 Prints one JSON line; the machine's load average is in it, since other work skews every number.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import time
+from pathlib import Path
 
 import torch
 
@@ -34,6 +36,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import zoo
+    from zoo.contract import FamilyContext
     from zoo.presets import resolve
     from zoo_audio.wavenet import WaveNet
 
@@ -42,12 +45,13 @@ def main() -> None:
     else:
         torch.manual_seed(0)
         config = resolve("wavenet-digits")
-        model = WaveNet(config.model, {"num_classes": 10, "sample_rate": 8000, "clip_samples": config.data.clip_samples}).eval()
+        info = {"num_classes": 10, "sample_rate": 8000, "clip_samples": config.data.clip_samples}
+        model = WaveNet(config.model, info, FamilyContext(Path("unused"), config.data)).eval()
     y = torch.arange(args.batch) % 10
     R, K = model.receptive_field, args.extra_steps
 
     def generate(length: int, cached: bool) -> torch.Tensor:
-        return model.generate(args.batch, length, y, torch.Generator().manual_seed(0), cached=cached)
+        return model.generate(args.batch, length, y, torch.Generator().manual_seed(0), cached=cached, guidance=model.config.guidance)
 
     cached_s, cached_out = timed(lambda: generate(args.samples, True))
     uncached = {}
@@ -65,6 +69,7 @@ def main() -> None:
         "samples_per_clip": args.samples,
         "receptive_field": R,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "guidance": model.config.guidance,
         "cached_seconds": round(cached_s, 2),
         "cached_samples_per_s": round(args.batch * args.samples / cached_s),
         "cached_ms_per_step": round(cached_s / args.samples * 1000, 3),
