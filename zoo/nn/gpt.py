@@ -88,9 +88,9 @@ class Conv1D(nn.Module):
 
 class Attention(nn.Module):
     """Causal self-attention. `dropout` drops its output, not the attention weights: a dropout inside
-    F.scaled_dot_product_attention sends CPU training to the unfused kernel, nearly twice as slow (a
-    4-layer, 128-wide model: 0.51 against 0.30 s per step), for a regulariser that the residual and
-    embedding dropouts already give."""
+    F.scaled_dot_product_attention sends CPU training to the unfused kernel, 1.5× as slow (4 layers of
+    128, batch 32 × 128 tokens, 2 threads: 0.213 against 0.142 s per step), for a regulariser that the
+    residual and embedding dropouts already give."""
 
     def __init__(self, n_embd: int, n_head: int, dropout: float) -> None:
         super().__init__()
