@@ -5,6 +5,7 @@
     model = zoo.load(run.path)
     images = model.sample(16)
     zoo.evaluate(run.path)
+    outputs = zoo.translate("runs/sr", ["small.png"])  # runs of a translating family
 
 Attributes are imported on first use, so `import zoo` (and `zoo --help`) stays fast.
 """
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["train", "load", "sample", "evaluate", "ZooError", "UsageError"]
+__all__ = ["train", "load", "sample", "evaluate", "translate", "ZooError", "UsageError"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("train", "load", "sample", "evaluate"):
+    if name in ("train", "load", "sample", "evaluate", "translate"):
         from zoo import api
 
         return getattr(api, name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from torch import Tensor
 
 from zoo import checkpoint
 from zoo import device as dev
@@ -22,6 +23,7 @@ from zoo.presets import RunConfig, resolve
 from zoo.registry import get_catalog
 from zoo.run import Run
 from zoo.restoration import MASK, inpainting_sheet
+from zoo.translation import check_translates, read_sources, translation_sheet
 from zoo.samples import PREVIEW_SUFFIX, ImageSamples, Samples
 
 PathLike = str | os.PathLike[str]
@@ -201,22 +203,51 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     if n <= 0:
         raise UsageError(f"-n must be a positive integer, got {n}")
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
-    inpaint = conditions.get("mode") == "inpaint"  # the core's restoration mode, for any family that Restores
-    if inpaint:
+    mode = conditions.get("mode") if conditions.get("mode") in ("inpaint", "translate") else None  # the core's modes, for any family that Restores / Translates
+    if mode:
         conditions = {k: v for k, v in conditions.items() if k != "mode"}
+    if mode == "inpaint":
         mask = MASK.check(conditions.pop("mask", MASK.default))
     conditions = check_conditions(model.conditions, _label_by_name(model, conditions))
     dev.seed_everything(seed)
     gen = torch.Generator(model.device).manual_seed(seed)
     precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
     with torch.no_grad(), dev.autocast(model.device, precision):
-        if inpaint:
+        if mode == "inpaint":
             samples = ImageSamples(inpainting_sheet(model, n, gen, mask, **conditions), nrow=3, meta={"mode": "inpaint", "mask": mask})
+        elif mode == "translate":
+            samples = ImageSamples(translation_sheet(model, n, gen, **conditions), nrow=3, meta={"mode": "translate"})
         else:
             samples = model.sample(n, generator=gen, **conditions)
     shown = {k: v for k, v in conditions.items() if isinstance(v, (int, float, str, bool))}
     samples.meta.update(run=str(Path(run_dir).resolve()), checkpoint_step=model.checkpoint_step, seed=seed, weights=model.weights, conditions=shown)
     return samples
+
+
+def translate(run_dir: PathLike, images: Tensor | list[PathLike], *, seed: int = 0, device: str = "cpu", weights: Weights = "ema",
+              resize: bool = False, batch_size: int = 64, **conditions: Any) -> Tensor:
+    """Translate `images` with a run whose family `Translates` (super-resolution, denoising, pix2pix, ...):
+    a tensor N×C×H×W in [0, 1] of the run's source shape, or image files (converted to its channels; a
+    size that does not fit is an error unless `resize=True`). Returns N×C×H×W outputs in [0, 1] on the CPU;
+    the same seed gives the same outputs. Conditions are the family's (`steps=10` for a flow translator)."""
+    model = load(run_dir, device, weights=weights)
+    translator = check_translates(model)
+    if isinstance(images, Tensor):
+        if tuple(images.shape[1:]) != tuple(translator.source_shape):
+            raise UsageError(f"images of shape {tuple(images.shape[1:])} do not fit this run; it translates C×H×W = {translator.source_shape}")
+        source = images.float()
+    else:
+        source = read_sources([Path(f) for f in images], translator.source_shape, resize)
+    conditions = check_conditions(model.conditions, conditions)
+    dev.seed_everything(seed)
+    gen = torch.Generator(model.device).manual_seed(seed)
+    precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
+    outs = []
+    with torch.no_grad(), dev.autocast(model.device, precision):
+        for start in range(0, len(source), batch_size):
+            chunk = source[start: start + batch_size].to(model.device)
+            outs.append(translator.translate(chunk, generator=gen, **conditions).float().clamp(0, 1).cpu())
+    return torch.cat(outs)
 
 
 def _label_by_name(model: Family, conditions: dict[str, Any]) -> dict[str, Any]:

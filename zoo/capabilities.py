@@ -42,6 +42,17 @@ class Restores(Protocol):
     def restore(self, x: Tensor, mask: Tensor, generator: torch.Generator | None = None, **conditions: Any) -> Tensor: ...
 
 
+@runtime_checkable
+class Translates(Protocol):
+    """Maps a source image to a target image: `source` N×Cs×Hs×Ws in [0, 1] (`source_shape`: Cs, Hs, Ws)
+    -> N×C×H×W in [0, 1]. `zoo translate`, `--mode translate` and the translation metrics use it;
+    generative translators draw from `generator`, deterministic ones ignore it."""
+
+    source_shape: tuple[int, int, int]
+
+    def translate(self, source: Tensor, generator: torch.Generator | None = None, **conditions: Any) -> Tensor: ...
+
+
 def num_classes(model: Any) -> int:
     """How many classes `model` is conditioned on: 0 for unconditional models."""
     return int(model.num_classes) if isinstance(model, Conditional) else 0

@@ -18,6 +18,7 @@ COMMANDS = {
     "plugins": "zoo.cli.catalog:plugins",
     "train": "zoo.cli.training:train",
     "sample": "zoo.cli.sampling:sample",
+    "translate": "zoo.cli.translation:translate",
     "evaluate": "zoo.cli.evaluation:evaluate",
     "compare": "zoo.cli.comparison:compare",
     "report": "zoo.cli.report:report",

@@ -18,7 +18,7 @@ from zoo.errors import UsageError
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="The trainer's EMA of the weights (when the run kept one) or the raw weights.")
 @click.option("--data-dir", type=click.Path(), help="Where to look for the run's dataset, for modes that show data (reconstructions, inpainting).")
-@click.option("--mode", help="Shorthand for --set mode=...: reconstruct or interpolate (VAEs); inpaint (models that restore images, e.g. diffusion: --set mask=center|left|random).")
+@click.option("--mode", help="Shorthand for --set mode=...: reconstruct or interpolate (VAEs); inpaint (models that restore images, e.g. diffusion: --set mask=center|left|random); translate (translating runs: source | output | target rows from the test split).")
 @click.option("--prompt", help="Shorthand for --set prompt=...: text models continue this text.")
 @click.option("--max-new-tokens", type=int, help="Shorthand for --set max_new_tokens=N (text models).")
 @click.option("--temperature", type=float, help="Shorthand for --set temperature=T (text models).")

@@ -22,6 +22,13 @@ class ImageDataConfig(DataConfig):
     """Image datasets: images are resized once, at load time, to `image_size`."""
 
     image_size: int = 32
+    degrade: str = ""  # translation pairs made on the fly (zoo.translation): sr:4, noise:0.4, blur:1.5, gray, edges, mask:center
+
+    def __post_init__(self) -> None:
+        if self.degrade:
+            from zoo.translation import Degradation
+
+            Degradation.parse(self.degrade)  # an unknown kind or a parameter out of range fails before any work
 
 
 @dataclass

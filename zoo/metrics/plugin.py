@@ -19,6 +19,7 @@ METRICS = {
     "ssim": "zoo.metrics.image:ssim_metric",
     "sample_confidence": "zoo.metrics.image:sample_confidence",
     "inpainting": "zoo.metrics.restoration:inpainting",
+    "translation": "zoo.metrics.translation:translation",
     "distinct_n": "zoo.metrics.diversity:distinct",
     "nll": "zoo.metrics.likelihood:nll",
 }
