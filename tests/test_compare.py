@@ -38,10 +38,10 @@ def test_markdown_table_of_matching_protocols(tmp_path, tiny_plugin) -> None:
     result = compare(a, b, "--markdown")
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
-    assert lines[0] == "| run | preset | step | test_nll_per_pixel | fid | kid | kid_std |"
-    assert lines[1] == "|---|---|---:|---:|---:|---:|---:|"
-    assert lines[2] == f"| {a} | tiny-mnist | 100 | 0.5 | 12.5 | 0.0125 | 0 |"
-    assert lines[3].startswith(f"| {b} | tiny-mnist | 100 | 0.5 | 30.25 |")
+    assert lines[0] == "| run | preset | data | steps | eval step | test_nll_per_pixel | fid | kid | kid_std |"
+    assert lines[1] == "|---|---|---|---:|---:|---:|---:|---:|---:|"
+    assert lines[2] == f"| {a} | tiny-mnist | mnist | - | 100 | 0.5 | 12.5 | 0.0125 | 0 |"  # no training logged: steps "-"
+    assert lines[3].startswith(f"| {b} | tiny-mnist | mnist | - | 100 | 0.5 | 30.25 |")
 
 
 def test_refuses_mixed_protocols_naming_metric_and_fields(tmp_path, tiny_plugin) -> None:
@@ -69,10 +69,12 @@ def test_json_carries_protocols(tmp_path, tiny_plugin) -> None:
 def test_plain_table_and_unevaluated_runs(tmp_path, tiny_plugin) -> None:
     a = fake_run(tmp_path / "a", 12.5)
     result = compare(a)
-    assert result.exit_code == 0 and result.output.splitlines()[0].split() == ["run", "preset", "step", "test_nll_per_pixel", "fid", "kid", "kid_std"]
+    assert result.exit_code == 0 and result.output.splitlines()[0].split() == ["run", "preset", "data", "steps", "eval", "step", "test_nll_per_pixel", "fid", "kid", "kid_std"]
     Run.create(tmp_path / "new", resolve("tiny-mnist")).save_config()
-    result = compare(a, tmp_path / "new")
-    assert result.exit_code == 1 and "has no evaluation yet" in result.output
+    result = compare(a, tmp_path / "new")  # an unevaluated run is a row of dashes with a note, not an error
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[2].split() == [str(tmp_path / "new"), "tiny-mnist", "mnist"] + ["-"] * 6
+    assert f"{tmp_path / 'new'} has no evaluation yet" in result.output and f"zoo evaluate {tmp_path / 'new'}" in result.output
     result = compare(tmp_path / "missing")
     assert result.exit_code == 2 and "is not a zoo run directory" in result.output
 

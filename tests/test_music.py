@@ -11,6 +11,7 @@ import mido
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from zoo.data.own import held_out
 from zoo.errors import UsageError, ZooError
@@ -73,13 +74,15 @@ def test_samples_save_midi_wav_png_and_refuse_other_suffixes(tmp_path):
     assert sorted(p.midi for n in parsed.flatten().notes for p in n.pitches) == [60, 62, 64, 67]
     assert samples.save(tmp_path / "all.mid") == [tmp_path / "all.mid"] and len(mido.MidiFile(tmp_path / "all.mid").tracks) == 1
     assert (tmp_path / "x.png").name in [p.name for p in samples.save(tmp_path / "x.png")]
+    with Image.open(samples.save(tmp_path / "x.jpg")[0]) as sheet:  # the piano rolls as a JPEG too
+        assert sheet.format == "JPEG"
     from scipy.io import wavfile
 
     rate, wave = wavfile.read(samples.save(tmp_path / "x.wav")[0])
     assert rate == render.SAMPLE_RATE and len(wave) >= 2 * (4 + 2) * 60 / render.TEMPO * rate and np.abs(wave).max() > 0
     page = samples._repr_html_()  # what Jupyter, zoo report and zoo serve show
     assert page.count("<audio") == 2 and page.count("data:image/png") == 1
-    with pytest.raises(UsageError, match=r"\.mid, \.wav or \.png"):
+    with pytest.raises(UsageError, match=r"\.mid, \.wav, \.png or \.jpg"):
         samples.save(tmp_path / "x.abc")
 
 

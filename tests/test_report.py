@@ -9,8 +9,9 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from tiny_runs import Page, chromium, copy_run, fake_evaluation, screenshot_path, train_audio, train_gan
+from tiny_runs import Page, chromium, copy_run, fake_evaluation, train_audio, train_gan
 from zoo.cli import cli
+from zoo.presets import resolve
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,10 @@ def test_one_run_has_facts_provenance_samples_history_scores_and_curves(runs):
     assert "Resolved config" in text and "ngf: 4" in text
     assert "16 samples from checkpoint step 4" in text
     assert len(re.findall(r'<figcaption class="small">step \d+', page)) == 2  # preview history: steps 2 and 4
-    assert re.search(r"<td>fid</td><td>25</td>.*?num_generated=2000.*?needs &lt;= 29.3.*?>met<", page)
-    assert "all 1 quality anchors" in text
+    steps = resolve("gan-mnist-quick").train.steps
+    assert re.search(r"<td>fid</td><td>25</td>.*?num_generated=2000.*?needs &lt;= 29.3.*?>not comparable<", page)  # a 4-step tiny run
+    assert f"not comparable (shortened: 4 of the preset's {steps} steps; overrides model.nz=8" in " ".join(text.split())
+    assert ">missed<" not in page
     assert "http" not in re.sub(r'(src|href)="data:[^"]*"', "", page).replace("http://www.w3.org", "")  # nothing fetched
     scalars = {"loss_d", "d_real", "d_fake", "loss_g", "lr", "items_per_s"}
     plots = re.findall(r'alt="([^"]+) over steps" src="data:image/svg\+xml', page)
@@ -65,7 +68,7 @@ def test_missing_checkpoint_and_evaluation_are_said_not_raised(runs):
     text = text_of(out.read_text())
     assert "no checkpoint yet" in text and "no evaluation yet" in text
     assert "the latest preview, step 4" in text  # shown instead of fresh samples
-    assert "anchors to meet once evaluated: fid" in text
+    assert "zoo evaluate --check: not comparable (shortened" in " ".join(text.split())  # its anchors never apply to a tiny run
 
 
 def test_not_a_run_is_one_line_usage_error(runs, tmp_path):
@@ -92,7 +95,7 @@ def test_modalities_get_sections_and_the_page_works_offline_in_chromium(runs):
     assert code == 0, output
     page = out.read_text()
     assert 'id="modality-image"' in page and 'id="modality-audio"' in page
-    assert "Comparison of 2 image runs" in page and "no evaluation yet, so not in the table: bare" in page
+    assert "Comparison of 2 image runs" in page and f"{runs['bare']} has no evaluation yet, so its scores are dashes" in page
     assert page.count("<audio") == 4 and "label 3" in page
     manager, browser = chromium()
     try:
@@ -102,9 +105,9 @@ def test_modalities_get_sections_and_the_page_works_offline_in_chromium(runs):
         assert media["img"] and all(w > 0 for w in media["img"]), media["img"]
         assert len(media["audio"]) == 4 and all(d > 0 for d in media["audio"]), media["audio"]
         assert view.errors == [] and view.outside == []
-        view.page.screenshot(path=str(screenshot_path("report.png", runs["root"])))  # the comparison, for docs/report.md
+        view.page.screenshot(path=str(runs["root"] / "report.png"))  # it renders; docs/report*.png show real runs (bench/report_screenshots.py)
         view.page.evaluate("document.getElementById('run-0').scrollIntoView()")
-        view.page.screenshot(path=str(screenshot_path("report-run.png", runs["root"])))  # one run's section
+        view.page.screenshot(path=str(runs["root"] / "report-run.png"))
         view.close()
     finally:
         browser.close()

@@ -73,7 +73,7 @@ def test_audio_and_text_samples(tmp_path):
 def test_unknown_logger_lists_the_installed_ones(tmp_path):
     result = CliRunner().invoke(cli, ["train", "gan-mnist-quick", "--logger", "nosuch", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
-    assert "Error: unknown logger 'nosuch'; installed loggers: tensorboard" in result.output
+    assert "Error: unknown logger 'nosuch'; installed loggers: mlflow, tensorboard, wandb" in result.output
     assert not (tmp_path / "run").exists()  # refused before any work
 
 

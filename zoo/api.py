@@ -1,7 +1,10 @@
 """The Python API, mirroring the CLI: train, load, sample, evaluate."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +24,7 @@ from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
 from zoo.plugins import call_hook, check_loggers, loggers_for
 from zoo.presets import RunConfig, resolve
 from zoo.registry import get_catalog
-from zoo.run import Run
+from zoo.run import CONFIG_FILE, Run
 from zoo.restoration import MASK, inpainting_sheet
 from zoo.translation import check_translates, read_sources, translation_sheet
 from zoo.samples import PREVIEW_SUFFIX, ImageSamples, Samples
@@ -65,12 +68,13 @@ def train(
             raise UsageError(f"--{key.split('.')[1]} must be a positive integer, got {flat[key]!r}")
     dist.check_group_open()
     torch_device = dev.resolve_device(_rank_device(device))
+    new: _NewRun | None = None  # a new run's folder, removed again if training fails before its first step
     if data is not None:
         if resume is not None:
             raise UsageError("--data and --resume: a resumed run reads the data it was started on (its data.path); drop --data")
         if name is None:
             raise UsageError("name a preset to train on --data (see `zoo list`)")
-        flat.update(_own_data(name, data))
+        flat.update(_own_data(name, data, flat))
     if resume is not None:
         run = Run.open(resume)
         if name is not None and name != run.config.preset:
@@ -88,23 +92,70 @@ def train(
         _add_loggers(config, loggers)
         precision = dev.resolve_precision(config.train.precision if precision == "auto" else precision, torch_device)
         if data is not None:  # decode (and cache) before the run folder exists, so bad files leave no run behind
-            from zoo.data import load_dataset
+            from zoo.data.describe import describe_data
 
-            load_dataset(config.data, "train")
+            summary = describe_data(config)  # what the data is and what the budget means for it
+            if not quiet and dist.world().is_main:
+                print("\n".join(summary.lines()), file=sys.stderr, flush=True)
         out = Path(out) if out else Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = Run.create(out, config, overwrite=overwrite) if dist.world().is_main else Run(Path(out), config)
-    run = _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
+        new = _NewRun(out, config, overwrite) if dist.world().is_main else None
+        run = new.run if new else Run(Path(out), config)
+    with new or contextlib.nullcontext():
+        run = _fit(run, torch_device, precision, data_dir, quiet, resume is not None, compile)
     dist.shutdown()
     return run
 
 
-def _own_data(name: str, data: PathLike) -> dict[str, Any]:
-    """The overrides that point preset `name` at PATH, read as its family's modality (zoo.data.own)."""
+class _NewRun:
+    """A new run's folder, made so that a failure before its first step leaves nothing behind (the next
+    attempt is then not refused as "already holds a run"): exactly what was created is removed (the folder
+    when it is new, else what was put into it), and a run that `--overwrite` replaces is only set aside,
+    then put back; it is deleted once the new run has trained a step."""
+
+    def __init__(self, out: Path, config: RunConfig, overwrite: bool) -> None:
+        self.out = out
+        self.replaced: Path | None = None
+        if overwrite and (out / CONFIG_FILE).is_file():  # Run.create refuses anything else, as before
+            self.replaced = out.with_name(f".{out.name}.replaced-{os.getpid()}")
+            os.replace(out, self.replaced)
+        self.made_folder = not out.exists()
+        try:
+            self.run = Run.create(out, config)  # refuses before it makes anything
+        except BaseException:
+            if self.replaced is not None:
+                os.replace(self.replaced, out)
+            raise
+
+    def __enter__(self) -> Run:
+        return self.run
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        if kind is not None and not (self.run.summary().get("step") or 0) > 0:
+            self.discard()
+        elif self.replaced is not None:
+            shutil.rmtree(self.replaced, ignore_errors=True)
+
+    def discard(self) -> None:
+        """Remove what this attempt created and put back the run it was replacing."""
+        if self.made_folder:
+            shutil.rmtree(self.out, ignore_errors=True)
+        elif self.out.is_dir():  # the folder was there, empty: only what this attempt put into it goes
+            for child in self.out.iterdir():
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+        if self.replaced is not None:
+            os.replace(self.replaced, self.out)
+
+
+def _own_data(name: str, data: PathLike, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The overrides that point preset `name` (with the user's `overrides`) at PATH, read as its family's modality (zoo.data.own)."""
     from zoo.data.own import source_overrides
 
     preset = get_catalog().preset(name)
     family = get_catalog().get("models", preset["family"]).load()
-    return source_overrides(family.modality, data, (preset.get("data") or {}).get("dataset"))
+    return source_overrides(family.modality, data, (preset.get("data") or {}).get("dataset"), overrides)
 
 
 def _add_loggers(config: RunConfig, loggers: list[str] | None) -> None:

@@ -6,6 +6,7 @@ only test anyone makes (no `getattr(model, "num_classes", 0)` duck typing elsewh
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -51,6 +52,28 @@ class Translates(Protocol):
     source_shape: tuple[int, int, int]
 
     def translate(self, source: Tensor, generator: torch.Generator | None = None, **conditions: Any) -> Tensor: ...
+
+
+@runtime_checkable
+class Chats(Protocol):
+    """Converses: `chat_prompt(messages)` renders a conversation ([{role, content}]) with the model's chat template
+    up to the assistant's cue (token ids, 1-D; a UsageError for a model without a template), and `reply` continues
+    it with the assistant's next turn, streaming pieces of text. `window`: the positions the model reads.
+    `zoo chat` keeps the conversation within it (zoo/chat.py)."""
+
+    window: int | None
+
+    def chat_prompt(self, messages: list[dict[str, str]]) -> Tensor: ...
+
+    def reply(self, messages: list[dict[str, str]], generator: torch.Generator | None = None, stream: Any = None, **settings: Any) -> str: ...
+
+
+@runtime_checkable
+class ExportsMerged(Protocol):
+    """Writes a standalone transformers folder, any adapters merged into the weights, that
+    `AutoModelForCausalLM.from_pretrained(folder)` loads (`zoo export RUN --merged DIR`)."""
+
+    def export_merged(self, folder: Path) -> None: ...
 
 
 def num_classes(model: Any) -> int:

@@ -67,3 +67,8 @@ def on_samples(run: Any, step: int, samples: Any, paths: list[Any]) -> None:
 @hookspec
 def on_checkpoint(run: Any, step: int, path: Any) -> None:
     """Called when the checkpoint folder `path` of step `step` is complete and `latest` points at it."""
+
+
+@hookspec
+def should_stop(run: Any, step: int, values: dict[str, float]) -> str | None:
+    """Asked after each evaluation during training: return a one-line reason to stop the run at this step (a sweep's pruner does), else None."""

@@ -35,7 +35,10 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "text": "zoo_text",
     "audio": "zoo_audio",
     "music": "zoo_music",
+    "translate": "zoo_translate",
     "tensorboard": "zoo_tensorboard",
+    "mlflow": "zoo_mlflow",
+    "wandb": "zoo_wandb",
 }
 ENV_ALLOW = "ZOO_LOAD_PLUGINS"  # comma-separated names of the external plugins to load; unset loads all
 VERSIONS: dict[str, str] = {}  # plugin name -> distribution version, filled while loading
@@ -77,18 +80,24 @@ def hook_names(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
     return sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
 
 
-def call_hook(name: str, **kwargs: Any) -> None:
-    """Call an event hook (`on_log`, `on_evaluation`, ...) implementation by implementation. One that
-    raises is reported in one warning line naming its plugin and is unregistered, so training goes on."""
+def call_hook(name: str, **kwargs: Any) -> list[Any]:
+    """Call an event hook (`on_log`, `on_evaluation`, ...) implementation by implementation; returns what
+    they returned, None left out (`should_stop`'s reasons). One that raises is reported in one warning
+    line naming its plugin and is unregistered, so training goes on."""
     pm = get_plugin_manager()
+    results = []
     for impl in reversed(getattr(pm.hook, name).get_hookimpls()):  # pluggy's order: last registered first
         try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+            result = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
         except Exception as err:  # a logger's bug must never stop a run
             FAILED[impl.plugin_name] = f"disabled: {name} raised {type(err).__name__}: {err}"
             warnings.warn(f"zoo plugin {impl.plugin_name!r} disabled: its {name} raised {type(err).__name__}: {err}", stacklevel=2)
             if pm.is_registered(impl.plugin):
                 pm.unregister(impl.plugin)
+        else:
+            if result is not None:
+                results.append(result)
+    return results
 
 
 def installed_loggers() -> dict[str, Any]:

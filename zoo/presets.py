@@ -24,6 +24,11 @@ class RunConfig:
     seed: int = 0
     description: str = ""
 
+    @property
+    def data_source(self) -> str:
+        """What the run trains on, for tables and headings: the registered dataset's name, or the path of your own data."""
+        return str(getattr(self.data, "path", "") or self.data.dataset)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"zoo_config_version": CONFIG_VERSION, "preset": self.preset, "family": self.family}
         out.update(seed=self.seed, description=self.description)

@@ -17,6 +17,7 @@ import torch
 from zoo.errors import UsageError
 
 PREVIEW_SUFFIX = {"image": ".png", "audio": ".wav", "text": ".txt", "music": ".png"}  # a preview file per modality (music: its piano roll)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a picture (a grid, spectrograms, piano rolls) may be saved as
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -89,9 +90,9 @@ class ImageSamples(Samples):
         return {"images": self.images.float().cpu().numpy()}
 
     def save_combined(self, out: Path) -> list[Path]:
-        if out.suffix.lower() != ".png":
-            raise UsageError(f"cannot write images to {out}: use a .png path (grid), a .npz path or a folder")
-        atomic_write_bytes(out, self._repr_png_())
+        if out.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UsageError(f"cannot write images to {out}: use a .png or .jpg path (grid), a .npz path or a folder")
+        atomic_write_bytes(out, image_file_bytes(self._repr_png_(), out.suffix, self.meta))
         return [out]
 
     def _repr_png_(self) -> bytes:
@@ -122,6 +123,19 @@ def png_bytes(image: torch.Tensor, meta: dict[str, Any]) -> bytes:
         info.add_text(f"zoo:{key}", json.dumps(value) if not isinstance(value, str) else value)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def image_file_bytes(png: bytes, suffix: str, meta: dict[str, Any]) -> bytes:
+    """PNG bytes as the file `suffix` names: the PNG itself, or a JPEG (quality 95) whose comment holds the
+    provenance as JSON (JPEG has no text chunks)."""
+    if suffix.lower() == ".png":
+        return png
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        buf = io.BytesIO()
+        image.convert("L" if image.mode in ("1", "L", "I;16") else "RGB").save(buf, format="JPEG", quality=95, comment=json.dumps({"zoo": meta}).encode())
     return buf.getvalue()
 
 
@@ -177,10 +191,10 @@ class AudioSamples(Samples):
             joined = torch.cat([self.waves.float().cpu(), gap], dim=1).reshape(-1)
             atomic_write_bytes(out, wav_bytes(joined, self.sample_rate))
             return [out]
-        if out.suffix.lower() == ".png":
-            atomic_write_bytes(out, spectrogram_png(self.waves, self.sample_rate, self.meta))
+        if out.suffix.lower() in IMAGE_SUFFIXES:
+            atomic_write_bytes(out, image_file_bytes(spectrogram_png(self.waves, self.sample_rate, self.meta), out.suffix, self.meta))
             return [out]
-        raise UsageError(f"cannot write audio to {out}: use a .wav or .png path, a .npz path or a folder")
+        raise UsageError(f"cannot write audio to {out}: use a .wav, .png or .jpg path, a .npz path or a folder")
 
     def _repr_html_(self) -> str:
         """One player per clip (WAV embedded as base64) with its spectrogram (Jupyter, zoo report, zoo serve)."""

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo.capabilities import LABEL, Condition, num_classes
+from zoo.capabilities import LABEL, Condition, Translates, num_classes
 from zoo.errors import UsageError, ZooError
-from zoo.report.html import esc, note, page, samples_html
+from zoo.report.html import esc, note, page, samples_html, shown_width
 
 MAX_N = {"image": 64, "audio": 16, "text": 16}  # per request; `zoo sample` is the tool for more
 MAX_INT = 4096  # an integer condition above this (max_new_tokens, sampler steps) would hold the page for minutes
@@ -37,6 +37,15 @@ class Served:
     modality: str
     step: int
     conditions: tuple[Condition, ...]
+    source_shape: tuple[int, int, int] | None = None  # C×H×W of an uploaded source, for runs that translate
+    data: str = ""  # what it trained on: the dataset's name or the path of your own data
+    trained: int | None = None  # steps trained
+
+    def heading(self) -> str:
+        """The line under the run's name: what it is, what it learned from, for how long."""
+        kind = f"{self.family} family" + ("" if self.family == self.modality else f", {self.modality}")
+        steps = f"{self.trained} steps trained" if self.trained is not None else "steps not recorded"
+        return f"{kind} · data {self.data} · {steps} · checkpoint step {self.step} · {self.path.resolve()}"
 
     @property
     def max_n(self) -> int:
@@ -58,10 +67,13 @@ def describe(run_dir: str | os.PathLike[str]) -> Served:
     for condition in model.conditions:
         if condition.type not in FORM_TYPES or (condition.name == LABEL.name and not classes):
             continue  # callables (a text stream) have no field; an unconditional instance takes no label
-        if condition.name == LABEL.name:
-            condition = dataclasses.replace(condition, choices=tuple(range(classes)))
+        if condition.name == LABEL.name:  # class names (your own data's folders) where the run has them, else indices
+            names = tuple(model.info.get("classes") or ())
+            condition = dataclasses.replace(condition, type=str, choices=names) if names else dataclasses.replace(condition, choices=tuple(range(classes)))
         offered.append(condition)
-    return Served(Path(run_dir), run.config.preset, run.config.family, model.modality, model.checkpoint_step, tuple(offered))
+    shape = tuple(model.source_shape) if isinstance(model, Translates) else None
+    return Served(Path(run_dir), run.config.preset, run.config.family, model.modality, model.checkpoint_step, tuple(offered), shape,  # type: ignore[arg-type]
+                  data=run.config.data_source, trained=run.summary().get("step"))
 
 
 def parse_request(served: Served, params: Mapping[str, str]) -> tuple[int, int, dict[str, Any]]:
@@ -134,7 +146,55 @@ def create_app(run_dirs: list[str | os.PathLike[str]], device: str = "cpu") -> A
             result, status = note(f"Error: sampling failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", "error"), 500
         return HTMLResponse(render(served, chosen, params, result), status_code=status)
 
+    @app.post("/translate", response_class=HTMLResponse)
+    async def upload(request: Request) -> HTMLResponse:
+        """An uploaded image (a data URL in JSON, so no multipart parser is needed) through a translating run."""
+        try:
+            body = await request.json()
+            index = _convert("run", str(body.get("run", "0")), int)
+            if not 0 <= index < len(served) or served[index].source_shape is None:
+                raise UsageError(f"run {index} does not translate images; upload to a run of a translating preset")
+            seed = _convert("seed", str(body.get("seed") or "0"), int)
+            with lock:
+                html = translate_upload(served[index], str(body.get("image", "")), seed, device)
+            return HTMLResponse(html)
+        except ZooError as err:
+            return HTMLResponse(note(f"Error: {err}", "error"), status_code=400)
+        except Exception as err:  # a family's bug: one line on the page, the traceback in the server's log
+            LOG.exception("translation failed")
+            return HTMLResponse(note(f"Error: translation failed: {type(err).__name__}", "error"), status_code=500)
+
     return app
+
+
+def translate_upload(run: Served, data_url: str, seed: int, device: str) -> str:
+    """The HTML showing an uploaded image beside its translation; a size that does not fit is resized (and said)."""
+    import base64
+    import binascii
+    import io
+    import tempfile
+
+    from PIL import Image, UnidentifiedImageError
+
+    from zoo.api import translate
+    from zoo.report.html import img
+    from zoo.samples import ImageSamples
+
+    _, _, encoded = data_url.partition(",")
+    try:
+        with Image.open(io.BytesIO(base64.b64decode(encoded, validate=True))) as image:
+            image.load()
+            original = image.size
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "upload.png"
+                image.save(path)
+                out = translate(run.path, [path], seed=seed, device=device, resize=True)
+    except (binascii.Error, UnidentifiedImageError, OSError):
+        raise UsageError("the upload is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
+    channels, height, width = run.source_shape  # type: ignore[misc]
+    said = "" if original == (width, height) else f" · resized from {original[0]}×{original[1]} to {width}×{height} (bicubic)"
+    grid = ImageSamples(out)._repr_png_()
+    return f'<p class="small muted caption">translation · seed {seed}{esc(said)}</p>' + img(grid, "translation", cls="samples", width=shown_width(grid))
 
 
 def render(served: list[Served], chosen: int | None = None, params: Mapping[str, str] | None = None, result: str = "") -> str:
@@ -147,10 +207,12 @@ def render(served: list[Served], chosen: int | None = None, params: Mapping[str,
         values = dict(params or {}) if i == chosen else {}
         sections.append(
             f'<h2 id="run-{i}">{esc(run.path.name)} <span class="muted">· {esc(run.preset)}</span></h2>'
-            f'<p class="small muted">{esc(run.family)} · {esc(run.modality)} · checkpoint step {run.step} · {esc(run.path.resolve())}</p>'
+            f'<p class="small muted">{esc(run.heading())}</p>'
             + form(i, run, values)
             + (f'<div class="result" id="result-{i}">{result}</div>' if i == chosen else "")
         )
+    if any(run.source_shape for run in served):
+        sections.append(UPLOAD_SCRIPT)
     return page("zoo serve", "\n".join(sections))
 
 
@@ -172,11 +234,34 @@ def form(index: int, run: Served, values: Mapping[str, str]) -> str:
             fields.append(field_html(condition.name, "number", value, condition.help, f'step="{step}" placeholder="{esc(default or "default")}"'))
         else:
             fields.append(field_html(condition.name, "text", value, condition.help, f'placeholder="{esc(default or "default")}"'))
-    return (
+    sample_form = (
         f'<form class="sample" method="get" action="/sample#run-{index}"><input type="hidden" name="run" value="{index}">'
         + "".join(fields)
         + '<button type="submit">Sample</button></form>'
     )
+    return sample_form + (upload_form(index, run.source_shape) if run.source_shape else "")
+
+
+def upload_form(index: int, shape: tuple[int, int, int]) -> str:
+    """A file field whose image is posted (as a data URL) to /translate; the answer shows below it."""
+    channels, height, width = shape
+    return (
+        f'<form class="translate" id="translate-{index}" onsubmit="return zooTranslate(this, {index})">'
+        f'<label title="any image; it is converted to {channels} channel(s) and resized to {width}×{height} when it differs">'
+        f'image to translate ({width}×{height}) <input type="file" name="image" accept="image/*" required></label>'
+        '<label>seed <input type="number" name="seed" value="0" step="1"></label><button type="submit">Translate</button></form>'
+        f'<div class="result" id="translated-{index}"></div>'
+    )
+
+
+UPLOAD_SCRIPT = (  # posts the chosen file as a data URL and shows the answer under its form
+    "<script>function zooTranslate(form, run) {"
+    "const file = form.image.files[0]; if (!file) return false; const reader = new FileReader();"
+    "reader.onload = () => fetch('/translate', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+    "body: JSON.stringify({run: run, seed: form.seed.value, image: reader.result})})"
+    ".then(r => r.text()).then(html => { document.getElementById('translated-' + run).innerHTML = html; });"
+    "reader.readAsDataURL(file); return false; }</script>"
+)
 
 
 def field_html(name: str, kind: str, value: str, help: str, extra: str = "") -> str:

@@ -197,7 +197,9 @@ class Trainer:
         self.step_items = self.batch_size * self.accum  # items per optimizer step, over all ranks
         self.steps_per_epoch = len(data) // self.step_items
         if self.steps_per_epoch == 0:
-            raise UsageError(f"data.batch_size={self.batch_size} × train.grad_accum={self.accum} is larger than the training set ({len(data)} items)")
+            fits = len(data) // self.accum
+            fix = f"pass --set data.batch_size={fits}" + (" or less" if fits > 1 else "") if fits else "add training data"
+            raise UsageError(f"data.batch_size={self.batch_size} × train.grad_accum={self.accum} is larger than the training set ({len(data)} items); {fix}")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
         self.world.prepare(model, device, self.cfg.sync_batchnorm)
         groups = model.param_groups()
@@ -212,6 +214,7 @@ class Trainer:
         self.evaluate_fn, self.preview_fn = evaluate, preview
         self.quiet = quiet
         self.stop_requested = False  # set by a callback (a benchmark that reached its quality target)
+        self.stop_reason: str | None = None  # why a `should_stop` hook stopped the run (a sweep's pruner)
         self._perm: tuple[int, torch.Tensor] | None = None
         self._ahead: tuple[int, torch.Tensor] | None = None  # (step, indices) already drawn for a prefetch hint
         self._pending: dict[str, list[tuple[int, torch.Tensor]]] = {}  # (step, value) logged since the last log line
@@ -374,7 +377,7 @@ class Trainer:
                 whole = whole and not self._saving and not isinstance(err, NonFiniteLoss)
                 self.finish("interrupted" if isinstance(err, KeyboardInterrupt) else "failed", bar, window_start, save=whole)
                 raise
-            summary = self.finish(status, bar, window_start, save=True)
+            summary = self.finish("stopped" if self.stop_reason and status == "finished" else status, bar, window_start, save=True)
         if status == "interrupted":
             raise Interrupted(self.run.path)
         previewed = self.cfg.sample_every and self.step % self.cfg.sample_every == 0
@@ -389,6 +392,8 @@ class Trainer:
         if save:
             self.save()
         summary = {"status": status, "step": self.step, "total_steps": self.total, "train_seconds": round(self.elapsed, 2)}
+        if self.stop_reason:
+            summary["stop_reason"] = self.stop_reason
         if self.world.is_main:
             summary = self.run.update_summary({**summary, "last_log": (self.run.read_metrics() or [{}])[-1]})
             call_hook("on_run_end", run=self.run, summary=summary)
@@ -407,8 +412,14 @@ class Trainer:
         main = self.world.is_main
         if self.cfg.sample_every and self.step % self.cfg.sample_every == 0 and self.preview_fn and main:
             self.in_eval_mode(self.preview_fn)
-        if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.evaluate_fn and main:
-            self.log({f"eval/{k}": v for k, v in self.in_eval_mode(self.evaluate_fn).items()}, bar, plain)
+        if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.evaluate_fn:
+            reasons = []
+            if main:
+                values = self.in_eval_mode(self.evaluate_fn)
+                self.log({f"eval/{k}": v for k, v in values.items()}, bar, plain)
+                reasons = call_hook("should_stop", run=self.run, step=self.step, values=values)
+            if self.world.any(bool(reasons)):  # every rank stops at this step
+                self.stop_requested, self.stop_reason = True, reasons[0] if reasons else "stopped by the main process"
         if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 and self.step < self.total:
             self.save()
 

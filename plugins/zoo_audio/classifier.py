@@ -123,8 +123,11 @@ def spec_augment(feats: Tensor, recipe: Recipe, gen: torch.Generator) -> Tensor:
     return feats.masked_fill(hidden, LOG_FLOOR)
 
 
-def train_classifier(train: TensorData, recipe: Recipe = Recipe(), device: torch.device | str = "cpu") -> DigitClassifier:
-    """Fit a classifier to `train` (waves `x`, digits `y`); the same data and recipe give the same weights."""
+def train_classifier(train: TensorData, recipe: Recipe = Recipe(), device: torch.device | str = "cpu", progress: str | None = None) -> DigitClassifier:
+    """Fit a classifier to `train` (waves `x`, digits `y`); the same data and recipe give the same weights.
+    `progress` names the wait on stderr (zoo.progress)."""
+    from zoo.progress import Progress
+
     with torch.random.fork_rng(devices=[]), torch.enable_grad():  # evaluation runs under no_grad
         torch.manual_seed(recipe.seed)
         model = DigitClassifier(train.info["sample_rate"], train.info["num_classes"]).to(device)
@@ -137,15 +140,16 @@ def train_classifier(train: TensorData, recipe: Recipe = Recipe(), device: torch
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=max(steps, 1))
         gen = torch.Generator().manual_seed(recipe.seed)
         model.train()
-        for _ in range(recipe.epochs):
-            perm = torch.randperm(len(feats), generator=gen).to(device)
-            for start in range(0, len(perm) - recipe.batch_size + 1, recipe.batch_size):
-                idx = perm[start : start + recipe.batch_size]
-                loss = F.cross_entropy(model.fc(model.embed_features(spec_augment(feats[idx], recipe, gen))), labels[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
+        with Progress(steps, progress or "", "steps", disable=progress is None) as bar:
+            for _ in range(recipe.epochs):
+                perm = torch.randperm(len(feats), generator=gen).to(device)
+                for start in bar.each(range(0, len(perm) - recipe.batch_size + 1, recipe.batch_size)):
+                    idx = perm[start : start + recipe.batch_size]
+                    loss = F.cross_entropy(model.fc(model.embed_features(spec_augment(feats[idx], recipe, gen))), labels[idx])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
     return model.eval()
 
 
@@ -199,7 +203,7 @@ def cached_classifier(dataset: str, train: TensorData, test: TensorData, device:
     cached = cached_network(
         f"{dataset}-{key[:16]}",
         build=lambda: DigitClassifier(rate, classes),
-        train=lambda: train_classifier(train, Recipe(), device),
+        train=lambda: train_classifier(train, Recipe(), device, f"training the {dataset} digit classifier"),
         describe=describe,
         title=f"{dataset} digit classifier",
         device=device,

@@ -1,5 +1,6 @@
 """The diffusion families: DDPM (ε-prediction), v-prediction and flow matching with one UNet on images and on
-spectrograms, samplers chosen at sampling time, classifier-free guidance and inpainting."""
+spectrograms, samplers chosen at sampling time, classifier-free guidance and inpainting; and the same
+machinery conditioned on a source image (`flow-translate`, SR3/Palette's image-to-image translation)."""
 from __future__ import annotations
 
 from zoo.hookspecs import hookimpl
@@ -9,3 +10,4 @@ from zoo.hookspecs import hookimpl
 def register_models(register) -> None:
     register("diffusion", "zoo_diffusion.family:DiffusionFamily")
     register("spectrogram-diffusion", "zoo_diffusion.audio:SpectrogramDiffusionFamily")
+    register("flow-translate", "zoo_diffusion.translator:FlowTranslateFamily")

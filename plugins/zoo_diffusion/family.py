@@ -98,17 +98,29 @@ class Diffusion(Family):
                              f"for {len(config.widths)} UNet levels (model.widths)")
         self.num_classes: int = info["num_classes"] if config.conditional else 0  # capabilities.Conditional
         self.path = Path(config.schedule, config.objective)
-        self.unet = UNet(UNetConfig(self.shape[0], tuple(config.widths), config.blocks, tuple(config.attention),
-                                    config.heads, config.dropout, self.num_classes))
+        self.unet = UNet(UNetConfig(self.shape[0], self.shape[0] + self.cond_channels(info), tuple(config.widths), config.blocks,
+                                    tuple(config.attention), config.heads, config.dropout, self.num_classes))
 
     def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, int, int]:
         """C×H×W of one item as the UNet sees it."""
         raise NotImplementedError
 
+    def cond_channels(self, info: dict[str, Any]) -> int:
+        """Channels of the image the UNet is conditioned on beside x_t (`encode`'s cond): none here."""
+        return 0
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+        """The array the path noises (N×C×H×W in [-1, 1]) and the image the UNet sees beside x_t (None: none)."""
+        return batch["x"] * 2 - 1, None
+
+    def decode(self, x: Tensor, cond: Tensor | None) -> Tensor:
+        """A sampled array back to data in [-1, 1] (the inverse of `encode` given its cond): here itself."""
+        return x
+
     # ---- training ------------------------------------------------------------------------------
     def loss(self, batch: dict[str, Tensor], generator: torch.Generator | None = None) -> Tensor:
         """The objective's mean squared error on `batch` at random times and noise."""
-        x = batch["x"] * 2 - 1  # N×C×H×W in [-1, 1]
+        x, cond = self.encode(batch)  # N×C×H×W
         n = len(x)
         if self.config.time_sampling == "logit-normal":
             t = torch.sigmoid(torch.randn(n, device=x.device, generator=generator))
@@ -120,7 +132,7 @@ class Diffusion(Family):
         labels = None
         if self.num_classes:
             labels = drop_labels(batch["y"], self.config.label_dropout if self.training else 0, self.num_classes, generator)
-        return F.mse_loss(self.unet(xt, t, labels).float(), target)
+        return F.mse_loss(self.unet(xt, t, labels, cond).float(), target)
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
         with ctx.autocast():
@@ -140,18 +152,17 @@ class Diffusion(Family):
             out["guidance"] = config.guidance if guidance is None else guidance
         return out
 
-    def denoiser(self, labels: Tensor | None, guidance: float) -> Any:
-        """(x_t, t) -> (x̂, ε̂) with classifier-free guidance on the network's output."""
+    def denoiser(self, labels: Tensor | None, guidance: float, cond: Tensor | None = None) -> Any:
+        """(x_t, t) -> (x̂, ε̂) given the image `cond`, with classifier-free guidance on the network's output."""
 
         def denoise(xt: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-            if labels is None:
-                out = self.unet(xt, t)
-            elif guidance == 0:
-                out = self.unet(xt, t, labels)
+            if labels is None or guidance == 0:
+                out = self.unet(xt, t, labels, cond)
             else:
                 none = torch.full_like(labels, self.num_classes)
-                cond, uncond = self.unet(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, none])).float().chunk(2)
-                out = guided(cond, uncond, guidance)
+                both = None if cond is None else torch.cat([cond, cond])
+                with_label, without = self.unet(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, none]), both).float().chunk(2)
+                out = guided(with_label, without, guidance)
             x_hat, eps_hat = self.path.estimates(out.float(), xt, t)
             if self.config.objective == "eps":  # x̂ = (x_t - s·ε̂)/a blows up near pure noise: clip it to the data range (DDPM's practice)
                 a, s, _, _ = (c.view(-1, *[1] * (xt.dim() - 1)) for c in self.path.coefficients(t))
@@ -163,8 +174,9 @@ class Diffusion(Family):
 
     @torch.no_grad()
     def generate(self, n: int, generator: torch.Generator | None, label: int | None, settings: dict[str, Any],
-                 known: tuple[Tensor, Tensor] | None = None, resample: int = 1) -> Tensor:
-        """n images N×C×H×W in [-1, 1]; `known` = (x in [-1, 1], mask with 1 where known) for inpainting."""
+                 known: tuple[Tensor, Tensor] | None = None, resample: int = 1, cond: Tensor | None = None) -> Tensor:
+        """n images N×C×H×W in [-1, 1]; `known` = (x in [-1, 1], mask with 1 where known) for inpainting;
+        `cond` the image each is conditioned on (`encode`'s)."""
         label = check_label(label, self.num_classes, hint="train a conditional preset (model.conditional=true) for labels")
         labels = requested_labels(n, label, self.num_classes, self.device)
         guidance = settings.get("guidance", 0.0)
@@ -180,9 +192,9 @@ class Diffusion(Family):
                 fresh = torch.randn(xt.shape, device=xt.device, generator=generator)
                 return mask * (a * x0 + s * fresh) + (1 - mask) * xt
 
-        x = sample(self.path, self.denoiser(labels, guidance), noise, settings["sampler"], settings["steps"],
+        x = sample(self.path, self.denoiser(labels, guidance, cond), noise, settings["sampler"], settings["steps"],
                    eta=settings["eta"], generator=generator, known=reimpose, resample=resample)
-        return x.clamp(-1, 1)
+        return self.decode(x, cond).clamp(-1, 1)
 
     # ---- evaluation ----------------------------------------------------------------------------
     @torch.no_grad()

@@ -4,7 +4,8 @@ a sinusoidal time embedding, self-attention at the low resolutions, optional cla
 At 28×28 with widths (32, 64, 64) the feature maps are 28→14→7; attention runs at the levels listed in
 `attention` (counted from 0 at full resolution). Class conditioning adds a learned embedding of the
 label to the time embedding; index `num_classes` is the "no label" token classifier-free guidance
-trains with.
+trains with. Image conditioning (SR3, Saharia et al. 2021) concatenates a `cond` array to x_t on the
+channels: `in_channels` then counts both, while the output keeps `channels`.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from torch import Tensor, nn
 
 @dataclass
 class UNetConfig:
-    channels: int = 1  # image channels
+    channels: int = 1  # image channels (the output's, and x_t's)
+    in_channels: int | None = None  # channels of x_t and `cond` together; None: `channels` (no image conditioning)
     widths: tuple[int, ...] = (32, 64, 64)  # feature channels per resolution level
     blocks: int = 1  # residual blocks per level on the way down (one more on the way up)
     attention: tuple[int, ...] = (2,)  # levels with self-attention
@@ -85,7 +87,8 @@ class Level(nn.Module):
 
 
 class UNet(nn.Module):
-    """Predicts the objective's target (noise, v or velocity) from x_t N×C×H×W, t N and labels N."""
+    """Predicts the objective's target (noise, v or velocity) from x_t N×C×H×W, t N, labels N and an
+    image `cond` N×(in_channels - C)×H×W."""
 
     def __init__(self, config: UNetConfig) -> None:
         super().__init__()
@@ -93,7 +96,7 @@ class UNet(nn.Module):
         widths, emb = config.widths, 4 * config.widths[0]
         self.time = nn.Sequential(nn.Linear(widths[0], emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label = nn.Embedding(config.num_classes + 1, emb) if config.num_classes else None  # last index: no label
-        self.stem = nn.Conv2d(config.channels, widths[0], 3, padding=1)
+        self.stem = nn.Conv2d(config.in_channels or config.channels, widths[0], 3, padding=1)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, cin = [widths[0]], widths[0]
         for i, w in enumerate(widths):
@@ -117,11 +120,11 @@ class UNet(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         emb = self.time(timestep_embedding(t, self.config.widths[0]))  # N×E
         if self.label is not None:
             emb = emb + self.label(labels)
-        h = self.stem(x)
+        h = self.stem(x if cond is None else torch.cat([x, cond], dim=1))  # stem on N×in_channels×H×W
         skips = [h]
         for i, level in enumerate(self.down):
             for block, attn in zip(level.blocks, level.attns):

@@ -26,6 +26,7 @@ from zoo.data.prepared import manifest_key
 from zoo.data.spec import DatasetSpec, cache_dir
 from zoo.data.tensors import TextData
 from zoo.errors import UsageError, ZooError
+from zoo.progress import Progress
 from zoo.samples import atomic_write_bytes
 from zoo_music import scores, tunes
 
@@ -129,25 +130,27 @@ def parsed_rolls(config: MusicDataConfig) -> dict[str, np.ndarray]:
         with np.load(entry, allow_pickle=False) as cached:
             return dict(cached)
     names, rolls, failed, not_four, duplicates, seen = [], [], [], 0, 0, set()
-    for file in files:
-        try:
-            score = scores.read_score(file)
-        except ZooError as err:
-            if own is not None and own.is_file():
-                raise
-            failed.append(str(err))
-            continue
-        if own is None and len(score.parts) != 4:  # chorales with instrumental parts besides S, A, T and B
-            not_four += 1
-            continue
-        roll = scores.score_roll(score, config.frames_per_quarter, scores.key_shift(score))
-        digest = hashlib.sha256(roll.tobytes() + str(roll.shape).encode()).hexdigest()
-        if digest in seen:  # the corpus holds some harmonisations twice, under two catalogue numbers
-            duplicates += 1
-            continue
-        seen.add(digest)
-        names.append(file.relative_to(own).as_posix() if own and own.is_dir() else file.stem)
-        rolls.append(roll)
+    what = f"parsing the scores under {own}" if own else "parsing music21's Bach chorales (once; cached)"
+    with Progress(len(files), what, "files", delay=2.0) as progress:
+        for file in progress.each(files):
+            try:
+                score = scores.read_score(file)
+            except ZooError as err:
+                if own is not None and own.is_file():
+                    raise
+                failed.append(str(err))
+                continue
+            if own is None and len(score.parts) != 4:  # chorales with instrumental parts besides S, A, T and B
+                not_four += 1
+                continue
+            roll = scores.score_roll(score, config.frames_per_quarter, scores.key_shift(score))
+            digest = hashlib.sha256(roll.tobytes() + str(roll.shape).encode()).hexdigest()
+            if digest in seen:  # the corpus holds some harmonisations twice, under two catalogue numbers
+                duplicates += 1
+                continue
+            seen.add(digest)
+            names.append(file.relative_to(own).as_posix() if own and own.is_dir() else file.stem)
+            rolls.append(roll)
     if not rolls:
         raise ZooError(f"none of the {len(files)} score files could be read" + (f" (first: {failed[0]})" if failed else ""))
     if failed:

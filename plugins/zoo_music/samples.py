@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from zoo.errors import UsageError
-from zoo.samples import Samples, atomic_write_bytes
+from zoo.samples import IMAGE_SUFFIXES, Samples, atomic_write_bytes, image_file_bytes
 from zoo_music import render
 
 GAP_QUARTERS = 2  # silence between pieces in one .mid or .wav
@@ -19,7 +19,7 @@ GAP_QUARTERS = 2  # silence between pieces in one .mid or .wav
 class MusicSamples(Samples):
     """Piano rolls N×T×88 (1 where key k, MIDI pitch 21 + k, sounds) with `frames_per_quarter` frames a quarter note.
 
-    `save("x.mid")`, `save("x.wav")`: every piece in one file, one after another; `save("x.png")`: the
+    `save("x.mid")`, `save("x.wav")`: every piece in one file, one after another; `save("x.png")` (or .jpg): the
     piano-roll sheet (training previews); `save("folder/")`: per piece NNNNN.mid and NNNNN.wav, and
     pianoroll.png for all."""
 
@@ -38,14 +38,14 @@ class MusicSamples(Samples):
 
     def save_combined(self, out: Path) -> list[Path]:
         suffix = out.suffix.lower()
-        if suffix == ".png":
-            atomic_write_bytes(out, self._repr_png_())
+        if suffix in IMAGE_SUFFIXES:
+            atomic_write_bytes(out, image_file_bytes(self._repr_png_(), suffix, self.meta))
         elif suffix in (".mid", ".midi", ".wav"):
             joined = render.join(self.numpy(), GAP_QUARTERS * self.frames_per_quarter)
             write = render.wav_file if suffix == ".wav" else render.midi_bytes
             atomic_write_bytes(out, write(joined, self.frames_per_quarter, self.tempo))
         else:
-            raise UsageError(f"cannot write music to {out}: use a .mid, .wav or .png path, a .npz path or a folder")
+            raise UsageError(f"cannot write music to {out}: use a .mid, .wav, .png or .jpg path, a .npz path or a folder")
         return [out]
 
     def save_each(self, folder: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The text family: autoregressive character- and BPE-level language models (GPT-2 style, LSTM) on Tiny Shakespeare."""
+"""The text family: autoregressive language models (GPT-2 style, LSTM) trained from scratch on Tiny Shakespeare, and
+pretrained transformers models fine-tuned (LoRA or full) on text or chat conversations."""
 from __future__ import annotations
 
 from zoo.data.spec import DatasetSpec
@@ -16,6 +17,18 @@ TINY_SHAKESPEARE = DatasetSpec(
 )
 
 
+CHATTERBOT = DatasetSpec(
+    name="chatterbot",
+    modality="text",
+    description="ChatterBot's English dialogue corpus (899 short conversations, user/assistant turns, JSONL); test = a 10% hash hold-out",
+    files={"train.jsonl": "sha256:bad5f9ba88dd32efff82c46d8d56e7d308d0f50f7bf691e144c48216fc1a279d",
+           "test.jsonl": "sha256:1eabc30c7e139d0d53b55d117d5285139ca570d26d927f426a12a5811d133ede"},
+    loader="zoo_text.conversations:load_split",
+    subdirs=["chatterbot"],
+    license="BSD (chatterbot-corpus 1.3.3 on PyPI, by Gunther Cox and contributors); converted by bench/chatterbot_dialogues.py",
+)
+
+
 @hookimpl
 def register_models(register) -> None:
     register("text", "zoo_text.family:TextFamily")
@@ -24,3 +37,4 @@ def register_models(register) -> None:
 @hookimpl
 def register_datasets(register) -> None:
     register(TINY_SHAKESPEARE.name, TINY_SHAKESPEARE)
+    register(CHATTERBOT.name, CHATTERBOT)

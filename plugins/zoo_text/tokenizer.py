@@ -70,7 +70,7 @@ def encode(tokenizer: PreTrainedTokenizerFast, text: str) -> Tensor:
     if not text:
         return torch.zeros(0, dtype=torch.long)
     if not is_char(tokenizer):
-        return torch.tensor(tokenizer.backend_tokenizer.encode(text).ids, dtype=torch.long)
+        return torch.tensor(tokenizer.backend_tokenizer.encode(text, add_special_tokens=False).ids, dtype=torch.long)  # text, no BOS
     codes = torch.frombuffer(bytearray(text.encode("utf-32-le")), dtype=torch.int32).long()
     vocab = tokenizer.get_vocab()
     table = torch.zeros(max(map(ord, vocab)) + 1, dtype=torch.long)

@@ -23,8 +23,11 @@ COMMANDS = {
     "compare": "zoo.cli.comparison:compare",
     "report": "zoo.cli.report:report",
     "serve": "zoo.cli.serve:serve",
+    "chat": "zoo.cli.chat:chat",
+    "export": "zoo.cli.export:export",
     "env": "zoo.cli.system:env",
     "bench": "zoo.cli.system:bench",
+    "sweep": "zoo.cli.sweep:sweep",
 }
 
 

@@ -43,30 +43,39 @@ def list_presets(family: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("name")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. model.ngf=32.")
+@click.option("--data", "data", type=click.Path(), help="Your own files, as for `zoo train --data`: also say what they hold and what the step budget means in epochs over them.")
 @click.option("--data-dir", type=click.Path(), help="Look for the dataset here first.")
 @click.option("--json", "as_json", is_flag=True)
-def info(name: str, sets: tuple[str, ...], data_dir: str | None, as_json: bool) -> None:
-    """Show a preset: resolved config, parameter counts, and where its data was found."""
+def info(name: str, sets: tuple[str, ...], data: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Show a preset: resolved config, parameter counts, and where its data was found (with --data: what your data is)."""
     import yaml
 
-    from zoo.api import build
+    from zoo.api import _own_data, build
     from zoo.data import get_spec, load_dataset, resolve
+    from zoo.data.describe import describe_data
     from zoo.presets import resolve as resolve_config
     from zoo.run import Run
 
-    config = resolve_config(name, parse_sets(sets))
-    folder = resolve(get_spec(config.data.dataset), data_dir)
+    overrides = parse_sets(sets)
+    if data is not None:
+        overrides.update(_own_data(name, data, overrides))
+    config = resolve_config(name, overrides)
+    folder = config.data.path if data is not None else resolve(get_spec(config.data.dataset), data_dir)  # type: ignore[attr-defined]
     family = get_catalog().get("models", config.family).load()
+    train = load_dataset(config.data, "train", data_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(Path(tmp), config, family.setup(config.model, load_dataset(config.data, "train", data_dir), Path(tmp) / "assets"))
+        run = Run(Path(tmp), config, family.setup(config.model, train, Path(tmp) / "assets"))
         model = build(run, data_dir=data_dir)
     params = {name: sum(p.numel() for p in ps) for name, ps in model.param_groups().items()}
     out = {**config.to_dict(), "parameters": params, "capabilities": capabilities(model),
            "conditions": {c.name: c.describe() for c in model.conditions}, "data_found_at": str(folder)}
+    summary = describe_data(config, train, data_dir) if data is not None else None
     if as_json:
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps({**out, **({"your_data": summary.to_dict()} if summary else {})}, indent=2))
     else:
         click.echo(yaml.safe_dump(out, sort_keys=False).rstrip())
+        if summary:
+            click.echo("\n".join(summary.lines()))
 
 
 def capabilities(model: Any) -> list[str]:

@@ -13,7 +13,7 @@ from zoo.errors import UsageError
 @click.argument("run_dir", type=click.Path())
 @click.option("-n", "n", default=64, show_default=True, help="How many samples.")
 @click.option("--seed", default=0, show_default=True, help="Same seed, same samples.")
-@click.option("--out", type=click.Path(), help="NAME.png: a grid; NAME.npz: raw arrays; a folder: one file per sample (text prints when omitted).")
+@click.option("--out", type=click.Path(), help="NAME.png or NAME.jpg: a grid; NAME.npz: raw arrays; a folder: one file per sample (text prints when omitted).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="A condition the family declares, e.g. label=7 (`zoo info PRESET` lists them).")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--weights", type=click.Choice(["ema", "raw"]), default="ema", show_default=True, help="The trainer's EMA of the weights (when the run kept one) or the raw weights.")
@@ -32,7 +32,7 @@ def sample(run_dir: str, n: int, seed: int, out: str | None, sets: tuple[str, ..
     if out is None:
         model = load(run_dir, device, weights=weights, data_dir=data_dir)  # type: ignore[arg-type]
         if model.modality != "text":
-            raise UsageError("--out is required: a .png grid, an .npz file or a folder")
+            raise UsageError("--out is required: a .png or .jpg grid, an .npz file or a folder")
         if n == 1 and any(c.name == "stream" for c in model.conditions):
             conditions["stream"] = lambda piece: (sys.stdout.write(piece), sys.stdout.flush())
     samples = sample_run(run_dir, n, seed=seed, device=device, weights=weights, data_dir=data_dir, **conditions)  # type: ignore[arg-type]

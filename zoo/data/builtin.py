@@ -1,4 +1,5 @@
-"""The built-in image datasets: MNIST and Fashion-MNIST, in their original IDX files.
+"""The built-in image datasets: MNIST and Fashion-MNIST in their original IDX files, printed digits
+rendered from the system's fonts (zoo.data.printed), and the sources that read your own files.
 
 Checksums are the official md5s of the downloads (as torchvision lists them); local copies are not
 re-hashed, since repackaged copies (Debian re-gzips Fashion-MNIST) hold the same pixels in other bytes.
@@ -53,5 +54,8 @@ FASHION_MNIST = DatasetSpec(
 def register_datasets(register) -> None:
     register(MNIST.name, MNIST)
     register(FASHION_MNIST.name, FASHION_MNIST)
-    for name, attr in (("image-folder", "IMAGE_FOLDER"), ("text-files", "TEXT_FILES"), ("audio-folder", "AUDIO_FOLDER")):
-        register(name, f"zoo.data.own:{attr}")  # your own files (`--data PATH`); a string, so listing never imports torch
+    register("printed-digits", "zoo.data.printed:PRINTED_DIGITS")  # rendered from the system's fonts, cached
+    register("unpaired", "zoo.data.unpaired:UNPAIRED")  # two domains (data.source, data.target) for unpaired translation
+    for name, attr in (("image-folder", "own:IMAGE_FOLDER"), ("text-files", "own:TEXT_FILES"), ("audio-folder", "own:AUDIO_FOLDER"),
+                       ("paired-folder", "pairs:PAIRED_FOLDER")):
+        register(name, f"zoo.data.{attr}")  # your own files (`--data PATH`); a string, so listing never imports torch

@@ -13,7 +13,7 @@ import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import IO, Any, Iterator, Literal
 
 import torch
 
@@ -66,16 +66,24 @@ class AudioFolderConfig(DataConfig):
 
 
 SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder"}
+PAIRED = "paired-folder"  # zoo.data.pairs: image pairs for translation
 
 
-def source_overrides(modality: str, path: str | os.PathLike[str], dataset: str | None = None) -> dict[str, Any]:
-    """The `data.*` overrides that make a preset of `modality` (on `dataset`) read PATH (checked before any work).
-    Modalities without a core source (music) use the preset's dataset when it reads `data.path` itself."""
+def source_overrides(modality: str, path: str | os.PathLike[str], dataset: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The `data.*` overrides that make a preset of `modality` (on `dataset`, with the user's `overrides`) read
+    PATH (checked before any work). Image pairs (source/ and target/ folders, `data.layout`, a paired preset)
+    are read as `paired-folder`, which brings its own sources (no `data.degrade`). Modalities without a core
+    source (music) use the preset's dataset when it reads `data.path` itself."""
     import dataclasses
 
     from zoo.data import get_spec
 
+    from zoo.data.records import is_records, open_records
+
     folder = Path(path).expanduser()
+    if is_records(str(folder)):  # Parquet, a save_to_disk folder, tar shards: checked here, their columns when decoded
+        open_records(str(folder))
+        return {"data.dataset": SOURCES[modality], "data.path": str(folder.parent.resolve() / folder.name)}
     if not folder.exists():
         raise UsageError(f"--data {path}: no such file or folder")
     if modality not in SOURCES:
@@ -85,7 +93,13 @@ def source_overrides(modality: str, path: str | os.PathLike[str], dataset: str |
         return {"data.path": str(folder.resolve())}
     kind = detect_modality(folder)
     if kind is not None and kind != modality:
-        raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick {'an' if kind == 'audio' else 'a'} {kind} preset (`zoo list`)")
+        raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick {'an' if kind[0] in 'aeiou' else 'a'} {kind} preset (`zoo list`)")
+    overrides = overrides or {}
+    if "unpaired" in (dataset, overrides.get("data.dataset")):
+        raise UsageError(f"--data {path}: this preset reads two unpaired domains; name them instead: --set data.source=DATASET_OR_FOLDER --set data.target=DATASET_OR_FOLDER")
+    paired = all((folder / side).is_dir() for side in ("source", "target")) or "data.layout" in overrides
+    if modality == "image" and (paired or PAIRED in (dataset, overrides.get("data.dataset"))):
+        return {"data.dataset": PAIRED, "data.path": str(folder.resolve()), "data.degrade": ""}
     return {"data.dataset": SOURCES[modality], "data.path": str(folder.resolve())}
 
 
@@ -188,9 +202,12 @@ def label_of(base: Path, file: Path | str, regex: str = "") -> str:
 # ---- images ---------------------------------------------------------------------------------
 def load_images(folder: Path, split: str, config: ImageFolderConfig) -> TensorData:
     """Images as uint8 N×C×S×S (S = data.image_size), labels `y` from class subfolders when there are several."""
+    from zoo.data import records
     from zoo.data.prepared import prepare
 
     root = Path(config.path)
+    if records.is_records(config.path):
+        return records.load_images(split, config)
     if root.suffix.lower() in ARRAY_EXTS:
         return load_array(root, split, config)
     everything = list_files(root, IMAGE_EXTS)
@@ -236,10 +253,13 @@ def scan_channels(files: list[Path]) -> int:
 
 def decode_image(path: str, settings: dict[str, Any]) -> Any:
     """One file -> uint8 C×S×S: first frame, alpha composited on white, shorter side centre-cropped, resized."""
+    return square(read_pixels(path, settings["channels"]), settings["size"])
+
+
+def read_pixels(path: str, channels: int) -> Any:
+    """One file's first frame as uint8 H×W×C (C = `channels`), alpha composited on white."""
     import numpy as np
     from PIL import Image
-
-    from zoo.data.idx import resize_uint8
 
     with Image.open(path) as img:
         img.seek(0)
@@ -247,16 +267,22 @@ def decode_image(path: str, settings: dict[str, Any]) -> Any:
         if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
             rgba = img.convert("RGBA")
             img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        img = img.convert("L" if settings["channels"] == 1 else "RGB")
+        img = img.convert("L" if channels == 1 else "RGB")
         pixels = np.array(img, dtype=np.uint8)
-    if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def square(pixels: Any, size: int) -> Any:
+    """uint8 H×W×C pixels -> uint8 C×size×size: the shorter side centre-cropped, then resized."""
+    import numpy as np
+
+    from zoo.data.idx import resize_uint8
+
     h, w = pixels.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    square = torch.from_numpy(np.ascontiguousarray(pixels[top : top + side, left : left + side].transpose(2, 0, 1)))
-    size = settings["size"]
-    return (square if side == size else resize_uint8(square[None], size)[0]).numpy()
+    crop = torch.from_numpy(np.ascontiguousarray(pixels[top : top + side, left : left + side].transpose(2, 0, 1)))
+    return (crop if side == size else resize_uint8(crop[None], size)[0]).numpy()
 
 
 def load_array(path: Path, split: str, config: ImageFolderConfig) -> TensorData:
@@ -320,7 +346,7 @@ def own_data(fields: dict[str, Any], info: dict[str, Any], *, flip: bool = False
 
 @dataclass
 class OwnTensorData(TensorData):
-    """TensorData with two extras: `flip` (images flipped left-right with p = 0.5 per batch, on the
+    """TensorData with two extras: `flip` (images, and paired sources with them, flipped left-right with p = 0.5, on the
     device, drawn from the global RNG that checkpoints save, so resume stays exact) and `stream`
     (fields stay memory-mapped on the CPU and only each batch's rows are read and moved to `device`;
     same indices, same values, so training is bit-identical to the in-memory path).
@@ -365,9 +391,10 @@ class OwnTensorData(TensorData):
             out = super().batch(idx)
         out = {k: v.float() if v.dtype == torch.float16 else v for k, v in out.items()}  # audio is float16 in the cache
         if self.flip:
-            x = out["x"]  # N×C×H×W
-            flip = torch.rand(len(x), device=x.device) < 0.5
-            out["x"] = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            flip = torch.rand(len(out["x"]), device=out["x"].device) < 0.5
+            for name in ("x", "source"):  # a paired source (zoo.data.pairs) flips with its target
+                if name in out:
+                    out[name] = torch.where(flip[:, None, None, None], out[name].flip(-1), out[name])  # N×C×H×W
         return out
 
     def to(self, device: torch.device) -> "OwnTensorData":
@@ -381,16 +408,20 @@ def load_text(folder: Path, split: str, config: TextFilesConfig) -> "TextFiles":
     present, else the last `data.test_fraction` of the characters validate. The files are checked (UTF-8,
     not empty) and counted in one streaming pass, remembered per file manifest; the text is read again
     only to tokenize it."""
+    from zoo.data import records
+
     root = Path(config.path)
     if split not in ("train", "test"):
         raise UsageError(f"own data has the splits train and test, not {split!r}")
+    if records.is_records(config.path):
+        return records.load_text(split, config)
     if root.is_dir() and (root / "train.txt").is_file() and any((root / f"{d}.txt").is_file() for d in TEST_DIRS):
         file = root / "train.txt" if split == "train" else next(root / f"{d}.txt" for d in TEST_DIRS if (root / f"{d}.txt").is_file())
         files, fraction = [file], 0.0
     elif root.is_dir():
         files = sorted(p for p in root.glob(config.glob) if p.is_file())
         if not files:
-            raise UsageError(f"no files match data.glob={config.glob!r} under {root}; set data.glob (e.g. '**/*.md')")
+            raise UsageError(f"no files match data.glob={config.glob!r} under {root}; {glob_hint(root)}")
         fraction = config.test_fraction
     else:
         files, fraction = list_files(root, TEXT_EXTS + (root.suffix.lower(),)), config.test_fraction
@@ -474,6 +505,21 @@ class TextFiles(TextData):
             yield carry
 
 
+def glob_hint(root: Path) -> str:
+    """What a folder holds instead, and a data.glob that reads its commonest kind of file:
+    "found 17 files without an extension; try --set 'data.glob=*'"."""
+    from collections import Counter
+
+    files = [p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    if not files:
+        return "the folder is empty"
+    counts = Counter(p.suffix.lower() for p in files)
+    found = ", ".join(f"{n} {f'{ext} files' if ext else 'files without an extension'}" for ext, n in counts.most_common(3))
+    ext = counts.most_common(1)[0][0]
+    nested = any(p.parent != root for p in files if p.suffix.lower() == ext)
+    return f"found {found}; try --set 'data.glob={'**/' if nested else ''}*{ext}'"
+
+
 def text_source(root: Path, files: list[Path]) -> dict[str, Any]:
     from zoo.data.prepared import manifest_key
 
@@ -483,9 +529,12 @@ def text_source(root: Path, files: list[Path]) -> dict[str, Any]:
 # ---- audio ----------------------------------------------------------------------------------
 def load_audio(folder: Path, split: str, config: AudioFolderConfig) -> TensorData:
     """Clips as float32 N×clip_samples in [-1, 1] (stored as float16 in the cache), labels `y` when there are classes."""
+    from zoo.data import records
     from zoo.data.prepared import prepare
 
     root = Path(config.path)
+    if records.is_records(config.path):
+        return records.load_audio(split, config)
     if config.clip_samples <= 0 or config.sample_rate <= 0:
         raise UsageError("data.clip_samples and data.sample_rate must be positive integers")
     base, files, classes = select(root, list_files(root, AUDIO_EXTS), split, config.test_fraction, config.label_regex)
@@ -505,23 +554,39 @@ def load_audio(folder: Path, split: str, config: AudioFolderConfig) -> TensorDat
 
 def decode_audio(path: str, settings: dict[str, Any]) -> Any:
     """One file -> float16 T: mixed to mono, resampled (polyphase), peak-normalised, padded or trimmed."""
+    return fit_clip(*read_wave(path), settings)
+
+
+def read_wave(source: str | IO[bytes]) -> tuple[int, Any]:
+    """(sample rate, samples T or T×channels) of a file or an open binary stream: WAV with scipy, other
+    formats with torchaudio's backend."""
     import numpy as np
 
-    if path.lower().endswith(".wav"):
+    if source.lower().endswith(".wav") if isinstance(source, str) else source.read(4) == b"RIFF":
         from scipy.io import wavfile
 
-        rate, pcm = wavfile.read(path)
+        if not isinstance(source, str):
+            source.seek(0)
+        rate, pcm = wavfile.read(source)
         if pcm.dtype.kind in "iu":
             info = np.iinfo(pcm.dtype)
             pcm = (pcm.astype(np.float32) - (info.max + info.min + 1) / 2) / (info.max + 1 - (info.max + info.min + 1) / 2)
-    else:
-        try:
-            import torchaudio
+        return rate, pcm
+    try:
+        import torchaudio
 
-            wave, rate = torchaudio.load(path)
-        except Exception as err:  # noqa: BLE001 - any backend failure means "cannot decode this file here"
-            raise ValueError(f"no audio backend decodes it ({type(err).__name__})") from None
-        pcm = wave.numpy().T
+        if not isinstance(source, str):
+            source.seek(0)
+        wave, rate = torchaudio.load(source)
+    except Exception as err:  # noqa: BLE001 - any backend failure means "cannot decode this file here"
+        raise ValueError(f"no audio backend decodes it ({type(err).__name__})") from None
+    return rate, wave.numpy().T
+
+
+def fit_clip(rate: int, pcm: Any, settings: dict[str, Any]) -> Any:
+    """Samples -> float16 T at `settings["rate"]`: mixed to mono, resampled (polyphase), peak-normalised, padded or trimmed."""
+    import numpy as np
+
     pcm = pcm.astype(np.float32)
     if pcm.ndim == 2:
         pcm = pcm.mean(axis=1)

@@ -15,8 +15,9 @@ import shutil
 import tempfile
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from zoo.errors import UsageError, ZooError
 
 VERSION = 1  # bump when a decoder's output changes
 PARALLEL_FROM = 256  # fewer files decode in this process (starting workers would cost more)
+WINDOW = 4096  # items handed to the worker processes at a time, so streamed payloads are never all in memory
 
 
 def manifest_key(files: list[Path], settings: dict[str, Any]) -> str:
@@ -54,17 +56,23 @@ def remembered(key: str, compute: Callable[[], Any]) -> Any:
     return value
 
 
-def prepare(files: list[Path], settings: dict[str, Any], decode: Callable[[str, dict[str, Any]], np.ndarray], *, strict: bool = False) -> dict[str, Any]:
+def prepare(files: list[Path], settings: dict[str, Any], decode: Callable[[Any, dict[str, Any]], np.ndarray], *, strict: bool = False,
+            items: tuple[list[str], Callable[[], Iterable[Any]]] | None = None) -> dict[str, Any]:
     """{"x": the decoded arrays stacked, "paths": the files they came from, "key": the cache key}; decoded
     only when no entry for this manifest and these settings exists. `x` is memory-mapped from the
     entry (copy-on-write, read lazily); only when the cache cannot be written is it an in-memory array.
-    Decoded items go straight into the entry's file, so a folder larger than memory decodes too."""
+    Decoded items go straight into the entry's file, so a folder larger than memory decodes too.
+
+    `items` = (names, payloads) for files that hold many items each (Parquet, tar shards: zoo.data.records):
+    the items' names, and a function streaming their encoded payloads in the same order, which `decode`
+    then takes instead of a path; `files` only key the entry."""
     key = manifest_key(files, settings)
     entry = cache_dir() / "prepared" / key
     if not (entry / "paths.json").is_file():
         scratch = _scratch(entry.parent)
+        names, payloads = items if items is not None else ([str(f) for f in files], None)
         try:
-            x, kept = _collect(decode_all([str(f) for f in files], settings, decode), len(files), scratch, strict)
+            x, kept = _collect(decode_all(names, settings, decode, payloads() if payloads else None), len(names), scratch, strict)
             if scratch is None:
                 return {"x": x, "paths": kept, "key": key}
             (scratch / "paths.json").write_text(json.dumps(kept))
@@ -152,31 +160,35 @@ def _shrink(out: np.ndarray, k: int, scratch: Path | None) -> np.ndarray:
     return small
 
 
-def decode_all(paths: list[str], settings: dict[str, Any], decode: Callable[[str, dict[str, Any]], np.ndarray]) -> Iterator[tuple[str, Any]]:
+def decode_all(paths: list[str], settings: dict[str, Any], decode: Callable[[Any, dict[str, Any]], np.ndarray],
+               payloads: Iterable[Any] | None = None) -> Iterator[tuple[str, Any]]:
     """(path, array or failure reason) for every path in order, decoded in worker processes when there
-    are many, with a progress bar (files/s, ETA)."""
-    from tqdm import tqdm
+    are many, with progress (zoo.progress: a bar on a terminal, plain lines with an ETA in a log) once
+    the decode has taken more than a couple of seconds. With `payloads` (one per path, in order), those
+    are decoded and `paths` only name them."""
+    from zoo.progress import Progress
 
-    with tqdm(total=len(paths), unit="files", desc="decoding", disable=len(paths) < PARALLEL_FROM, leave=False) as bar:
+    pairs = zip(paths, paths if payloads is None else payloads)
+    with Progress(len(paths), f"decoding {len(paths)} {'files' if payloads is None else 'records'} into the cache (once)", "files", delay=2.0) as progress:
         if len(paths) < PARALLEL_FROM:
-            for p in paths:
-                yield _safe(decode, p, settings)
+            results: Iterator[tuple[str, Any]] = (_safe(decode, name, source, settings) for name, source in pairs)
+            yield from progress.each(results)
             return
         workers = max(1, min(os.cpu_count() or 1, 8))
         with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
-            for result in pool.map(_safe, [decode] * len(paths), paths, [settings] * len(paths), chunksize=64):
-                bar.update()
-                yield result
+            while window := list(islice(pairs, WINDOW)):
+                names, sources = zip(*window)
+                yield from progress.each(pool.map(_safe, [decode] * len(names), names, sources, [settings] * len(names), chunksize=64))
 
 
-def _safe(decode: Callable[[str, dict[str, Any]], np.ndarray], path: str, settings: dict[str, Any]) -> tuple[str, Any]:
-    """(path, array), or (path, the reason as a string) when the file cannot be decoded."""
+def _safe(decode: Callable[[Any, dict[str, Any]], np.ndarray], name: str, source: Any, settings: dict[str, Any]) -> tuple[str, Any]:
+    """(name, array), or (name, the reason as a string) when the item cannot be decoded."""
     try:
-        return path, decode(path, settings)
+        return name, decode(source, settings)
     except UsageError:
         raise
     except Exception as err:  # noqa: BLE001 - a corrupt file of any kind is skipped and counted
-        return path, f"{type(err).__name__}: {err}".splitlines()[0][:80]
+        return name, f"{type(err).__name__}: {err}".splitlines()[0][:80]
 
 
 def _one_thread() -> None:

@@ -8,16 +8,27 @@ An anchor is one-sided: a lower-is-better value (fid, kid) misses when it exceed
 a higher-is-better one (precision, inception_score) when it falls below value - tolerance. The
 direction comes from the metric's declared `higher_is_better` (zoo.evaluation.Metric), or from the
 anchor's own `higher_is_better: true|false` (needed for a family's own numbers, such as test_elbo).
+
+An anchor holds only for what it was measured on: the preset's data, model and training budget. A run
+on `--data`, a shortened one, or one whose overrides change the model or data is "not comparable"
+(`not_comparable` says why): `--check`, `zoo report` and `zoo compare` show that instead of a miss.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
+
+if TYPE_CHECKING:
+    from zoo.presets import RunConfig
 
 ANCHOR_KEYS = ("value", "tolerance", "budget", "higher_is_better")
+# Training settings that change how a run is watched or how fast it goes, not what it learns.
+UNSCORED_TRAIN = ("log_every", "sample_every", "eval_every", "checkpoint_every", "keep_checkpoints", "num_preview", "loggers",
+                  "stop_on_nan", "fused_optimizer", "find_unused_parameters")
+SHOWN_CHANGES = 3  # overrides named in a reason; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -77,3 +88,74 @@ def parse_anchors(raw: dict[str, Any], directions: dict[str, bool], preset: str 
 def check_anchors(anchors: list[Anchor], values: dict[str, float]) -> list[str]:
     """One line per anchor the values miss (an anchored value that was not computed misses too)."""
     return [a.describe(values.get(a.key)) for a in anchors if a.key not in values or a.misses(values[a.key])]
+
+
+def run_anchors(config: "RunConfig", metrics: list[str] | None = None) -> list[Anchor]:
+    """The anchors a run's preset declares, their directions from its metrics (and `metrics`, asked for now)."""
+    if not config.eval.anchors:
+        return []
+    directions = metric_directions(list(dict.fromkeys([*config.eval.metrics, *(metrics or [])])))
+    return parse_anchors(config.eval.anchors, directions, config.preset)
+
+
+def not_comparable(config: "RunConfig", step: int | None = None) -> str | None:
+    """Why the preset's anchors do not apply to this run (own data, another budget, overrides that change
+    the model or data, an evaluation before the last step), or None when they do. `step`: the step evaluated."""
+    from zoo.config import to_dict
+    from zoo.presets import resolve
+
+    try:
+        preset = resolve(config.preset)
+    except ZooError:
+        return f"preset {config.preset!r} is not installed here"
+    reasons = []
+    own = bool(getattr(config.data, "path", "")) or config.data.dataset != preset.data.dataset
+    if own:
+        reasons.append("own data")
+    if config.train.steps != preset.train.steps:
+        reasons.append(f"{'shortened' if config.train.steps < preset.train.steps else 'lengthened'}: {config.train.steps} of the preset's {preset.train.steps} steps")
+    elif step is not None and config.train.epochs is None and step < config.train.steps:
+        reasons.append(f"evaluated at step {step} of {config.train.steps}")
+    changed = []
+    for section in ("model", "train") if own else ("model", "data", "train"):
+        ours, theirs = to_dict(getattr(config, section)), to_dict(getattr(preset, section))
+        changed += [f"{section}.{key}={value} (preset {theirs.get(key)})" for key, value in ours.items()
+                    if value != theirs.get(key) and key != "steps" and not (section == "train" and key in UNSCORED_TRAIN)]
+    if changed:
+        more = f" and {len(changed) - SHOWN_CHANGES} more" if len(changed) > SHOWN_CHANGES else ""
+        reasons.append("overrides " + ", ".join(changed[:SHOWN_CHANGES]) + more)
+    return "; ".join(reasons) or None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One anchor checked against a run's latest scores, as `zoo evaluate --check` checks it."""
+
+    anchor: Anchor
+    got: float | None
+    reason: str | None = None  # why the anchor does not apply to the run (not_comparable)
+
+    @property
+    def status(self) -> str:
+        if self.reason:
+            return "not comparable"
+        if self.got is None:
+            return "not computed"
+        return "missed" if self.anchor.misses(self.got) else "met"
+
+
+def run_verdicts(config: "RunConfig", values: dict[str, float], step: int | None = None) -> list[Verdict]:
+    """Each of the preset's anchors against `values` (scores of the checkpoint at `step`)."""
+    anchors = run_anchors(config)
+    reason = not_comparable(config, step) if anchors else None
+    return [Verdict(a, values.get(a.key), reason) for a in anchors]
+
+
+def summarize(verdicts: list[Verdict], evaluated: bool = True) -> str:
+    """One table cell for a run's anchors: met / missed counts, or why they do not apply."""
+    if not verdicts or not evaluated:
+        return "-"
+    if verdicts[0].reason:
+        return f"not comparable ({verdicts[0].reason})"
+    missed = sum(v.status != "met" for v in verdicts)
+    return f"missed {missed} of {len(verdicts)}" if missed else f"met {len(verdicts)} of {len(verdicts)}"

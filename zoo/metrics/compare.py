@@ -2,6 +2,9 @@
 
 Each value carries the protocol of the metric that produced it (summary.json "protocol"). Values go
 in one column only when their protocols agree on everything but timing, unless mixing is asked for.
+Any run may be listed: one not evaluated yet is a row of dashes with a footnote. Each row says what the
+run trained on (the dataset, or the `--data` path) and for how many steps, and how it stands against
+its preset's quality anchors (met, missed, or not comparable and why).
 """
 from __future__ import annotations
 
@@ -21,12 +24,19 @@ NOT_PROTOCOL = ("seconds", "values", "regularized")
 class RunScores:
     path: str
     preset: str
-    step: int | None
-    values: dict[str, float]
+    data: str  # the registered dataset's name, or the path of the run's own data (`--data`)
+    steps: int | None  # steps trained
+    step: int | None  # the checkpoint step evaluated
+    values: dict[str, float]  # empty: not evaluated yet
     protocols: dict[str, dict[str, Any]]  # value name -> its metric's protocol
+    anchors: str = "-"  # how the scores stand against the preset's anchors (zoo.metrics.anchors.summarize)
 
     def protocol(self, key: str) -> dict[str, Any]:
         return {k: v for k, v in self.protocols.get(key, {}).items() if k not in NOT_PROTOCOL}
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 @dataclass
@@ -35,44 +45,59 @@ class Comparison:
     columns: list[str]
     mixed: dict[str, list[str]] = field(default_factory=dict)  # column -> protocol fields that differ
 
+    FACTS = ("run", "preset", "data", "steps", "eval step")  # the columns before the scores; the first three are text
+
     def cell(self, run: RunScores, column: str) -> str:
         value = run.values.get(column)
         return "-" if value is None else f"{value:.4g}"
 
+    @property
+    def anchored(self) -> bool:
+        """Whether any run's preset declares anchors (else the anchors column is left out)."""
+        return any(r.anchors != "-" for r in self.runs)
+
     def rows(self) -> tuple[list[str], list[list[str]]]:
-        headers = ["run", "preset", "step"] + [f"{c}*" if c in self.mixed else c for c in self.columns]
-        rows = [[r.path, r.preset, "-" if r.step is None else str(r.step)] + [self.cell(r, c) for c in self.columns] for r in self.runs]
+        headers = [*self.FACTS, *(f"{c}*" if c in self.mixed else c for c in self.columns)] + (["anchors"] if self.anchored else [])
+        rows = [[r.path, r.preset, r.data, _number(r.steps), _number(r.step), *(self.cell(r, c) for c in self.columns)]
+                + ([r.anchors] if self.anchored else []) for r in self.runs]
         return headers, rows
 
     def markdown(self) -> str:
         headers, rows = self.rows()
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headers))) + "|"]
+        text = {0, 1, 2, len(headers) - 1} if self.anchored else {0, 1, 2}
+        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i in text else "---:" for i in range(len(headers))) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines + self.footnotes())
 
     def footnotes(self) -> list[str]:
-        return [f"\n* {c}: protocols differ in {', '.join(fields)}" for c, fields in self.mixed.items()]
+        notes = [f"\n* {c}: protocols differ in {', '.join(fields)}" for c, fields in self.mixed.items()]
+        return notes + [f"\n{r.path} has no evaluation yet, so its scores are dashes: run `zoo evaluate {r.path}`" for r in self.runs if not r.values]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "columns": self.columns,
             "mixed_protocols": self.mixed,
-            "runs": [{"run": r.path, "preset": r.preset, "step": r.step, "eval": r.values, "protocol": {c: r.protocols.get(c, {}) for c in r.values}} for r in self.runs],
+            "runs": [{"run": r.path, "preset": r.preset, "data": r.data, "steps": r.steps, "step": r.step, "evaluated": bool(r.values),
+                      "anchors": r.anchors, "eval": r.values, "protocol": {c: r.protocols.get(c, {}) for c in r.values}} for r in self.runs],
         }
 
 
 def load_scores(run_dir: str | os.PathLike[str]) -> RunScores:
-    """A run's latest evaluation from summary.json, each value paired with its metric's protocol."""
+    """A run's latest evaluation from summary.json (none yet: no values), each value paired with its metric's protocol."""
+    from zoo.metrics.anchors import run_verdicts, summarize
+
     run = Run.open(run_dir)
     summary = run.summary()
-    values = summary.get("eval") or {}
-    if not values:
-        raise ZooError(f"{run_dir} has no evaluation yet", hint=f"run `zoo evaluate {run_dir}` first")
+    values = {k: float(v) for k, v in (summary.get("eval") or {}).items()}
     protocols: dict[str, dict[str, Any]] = {}
     for metric, proto in (summary.get("protocol") or {}).items():
         for key in proto.get("values", [metric]):
             protocols[key] = proto
-    return RunScores(str(run_dir), run.config.preset, summary.get("eval_step"), {k: float(v) for k, v in values.items()}, protocols)
+    try:
+        anchors = summarize(run_verdicts(run.config, values, summary.get("eval_step")), evaluated=bool(values))
+    except ZooError as err:  # a malformed anchor is the preset's problem; the scores still compare
+        anchors = f"unreadable: {err}"
+    return RunScores(str(run_dir), run.config.preset, run.config.data_source, summary.get("step"), summary.get("eval_step"), values, protocols, anchors)
 
 
 def differing_fields(protocols: list[dict[str, Any]]) -> list[str]:

@@ -2,7 +2,8 @@
 
 FID, KID, precision/recall and IS are only as good as the features they are computed on. ImageNet's
 Inception-v3 knows nothing about handwritten digits, so each image dataset gets its own classifier,
-trained deterministically on its train split and cached (zoo.metrics.networks, hash-checked on load) as
+trained deterministically on its train split and cached (zoo.metrics.networks, hash-checked on load;
+MNIST's and Fashion-MNIST's ship with zoo in that layout, in zoo/weights/) as
 
     <cache>/features/<dataset>-<key>.safetensors   weights
     <cache>/features/<dataset>-<key>.json          data checksum, recipe, test accuracy, weights sha256
@@ -36,7 +37,7 @@ from zoo.errors import UsageError, ZooError
 from zoo.metrics.networks import cached_network
 
 # Datasets that have a domain feature network, with their native image size.
-NATIVE_SIZE = {"mnist": 28, "fashion-mnist": 28}
+NATIVE_SIZE = {"mnist": 28, "fashion-mnist": 28, "printed-digits": 28}
 BACKENDS = ("domain", "inception")
 OPTION_KEYS = ("features", "features.weights", "inpainting.mask")
 
@@ -87,9 +88,17 @@ def data_checksum(images: Tensor, labels: Tensor) -> str:
     return h.hexdigest()
 
 
+def network_key(checksum: str, recipe: Recipe) -> str:
+    """The cache key of a network trained on data `checksum` by `recipe`: a change to either retrains it."""
+    return hashlib.sha256(f"{checksum}:{json.dumps(dataclasses.asdict(recipe), sort_keys=True)}".encode()).hexdigest()[:16]
+
+
 @torch.enable_grad()  # evaluation runs under no_grad; the first evaluation trains this network
-def train_feature_net(images: Tensor, labels: Tensor, recipe: Recipe = Recipe()) -> FeatureNet:
-    """Train a FeatureNet on uint8 N×C×S×S images, on the CPU, deterministically for a recipe."""
+def train_feature_net(images: Tensor, labels: Tensor, recipe: Recipe = Recipe(), progress: str | None = None) -> FeatureNet:
+    """Train a FeatureNet on uint8 N×C×S×S images, on the CPU, deterministically for a recipe.
+    `progress` names the wait on stderr (zoo.progress): minutes on a CPU for MNIST."""
+    from zoo.progress import Progress
+
     n, channels, size = images.shape[0], images.shape[1], images.shape[-1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
@@ -102,17 +111,19 @@ def train_feature_net(images: Tensor, labels: Tensor, recipe: Recipe = Recipe())
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * s / total)))
     net.train()
     step = 0
-    while step < total:
-        order = torch.randperm(n, generator=gen)
-        for i in range(min(per_epoch, total - step)):
-            idx = order[i * recipe.batch_size : (i + 1) * recipe.batch_size]
-            _, logits = net(images[idx].float().div_(255))
-            loss = F.cross_entropy(logits, labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
+    with Progress(total, progress or "", "steps", disable=progress is None) as bar:
+        while step < total:
+            order = torch.randperm(n, generator=gen)
+            for i in range(min(per_epoch, total - step)):
+                idx = order[i * recipe.batch_size : (i + 1) * recipe.batch_size]
+                _, logits = net(images[idx].float().div_(255))
+                loss = F.cross_entropy(logits, labels[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                step += 1
+                bar.update()
     net.eval()
     with torch.no_grad():
         feats = torch.cat([net(x.float().div_(255))[0] for x in images.split(1000)])
@@ -201,7 +212,8 @@ def domain_features(
     recipe: Recipe = Recipe(),
     quiet: bool = False,
 ) -> DomainFeatures:
-    """The dataset's feature network: loaded from the cache, or trained once (CPU, about a minute) and cached.
+    """The dataset's feature network: loaded from the cache or the copy zoo ships (MNIST, Fashion-MNIST),
+    else trained once (CPU, one to four minutes, with progress on stderr) and cached.
     For your own labelled images (`dataset` a DataConfig) it is trained on the folder's training split,
     keyed by those tensors' checksum like any other."""
     train = native_split(dataset, "train", data_dir)
@@ -210,8 +222,7 @@ def domain_features(
     if not isinstance(dataset, str):  # a small folder: batches no larger than its training split
         recipe = dataclasses.replace(recipe, batch_size=min(recipe.batch_size, len(images)))
     checksum = data_checksum(images, labels)
-    recipe_json = json.dumps(dataclasses.asdict(recipe), sort_keys=True)
-    key = hashlib.sha256(f"{checksum}:{recipe_json}".encode()).hexdigest()[:16]
+    key = network_key(checksum, recipe)
 
     def describe(net: FeatureNet) -> dict[str, Any]:
         test = native_split(dataset, "test", data_dir)
@@ -226,7 +237,7 @@ def domain_features(
     cached = cached_network(
         f"{name}-{key}",
         build=lambda: FeatureNet(images.shape[1], int(labels.max()) + 1, images.shape[-1]),
-        train=lambda: train_feature_net(images, labels, recipe),
+        train=lambda: train_feature_net(images, labels, recipe, None if quiet else f"training the {name} feature network"),
         describe=describe,
         title=f"{name} feature network",
         device=device,

@@ -109,6 +109,16 @@ def protocol(ctx: EvalContext, num_real: int | None, num_generated: int, **extra
     return {**out, "num_generated": num_generated, "seed": ctx.seed, **extra}
 
 
+def singular_cause(num_real: int, num_generated: int, dim: int) -> str:
+    """Why a covariance of `dim`-d features can be singular, naming the set that is too small."""
+    if num_real <= dim:
+        return (f"the test split has only {num_real} images, no more than the {dim} feature dimensions, so FID on it means little; "
+                "hold out more images (data.test_fraction, or a test/ folder)")
+    if num_generated <= dim:
+        return f"only {num_generated} samples were scored, no more than the {dim} feature dimensions; use more (--num-samples)"
+    return "the images span fewer directions than the features have (many identical or blank images?)"
+
+
 class FID(Metric):
     """Fréchet distance between Gaussians fitted to real and generated features."""
 
@@ -121,7 +131,8 @@ class FID(Metric):
         real, fake = real_features(ctx), generated_features(model, ctx)
         result = frechet_distance_from_stats(*feature_stats(real.feats), *feature_stats(fake.feats))
         if result.regularized:
-            warnings.warn(f"FID: a feature covariance was singular and was regularised; use more than {len(fake.feats)} samples", RuntimeWarning, stacklevel=2)
+            warnings.warn(f"FID: a feature covariance was singular and was regularised: {singular_cause(len(real.feats), len(fake.feats), real.feats.shape[1])}",
+                          RuntimeWarning, stacklevel=2)
         proto = protocol(ctx, len(real.feats), len(fake.feats), regularized=bool(result.regularized))
         return MetricResult({"fid": result.value}, proto)
 

@@ -174,7 +174,7 @@ class Translation(Metric):
         if getattr(data, "source", "") and getattr(data, "target", ""):
             from zoo.metrics.domains import domain_classifier
 
-            judge = ctx.cached(CacheKey("translation-judge"), lambda: domain_classifier(data.source, data.target, device=ctx.device))
+            judge = ctx.cached(CacheKey("translation-judge"), lambda: domain_classifier(data.source, data.target, device=ctx.device, data_dir=ctx.data_dir))
             out["target_share"] = float((judge(output.to(ctx.device)) > 0.5).double().mean())
             out["source_target_share"] = float((judge(batch["source"].to(ctx.device)) > 0.5).double().mean())
             proto["target_share"] = f"{data.source} vs {data.target} classifier (test accuracy {judge.card['test_accuracy']:.4f})"

@@ -4,6 +4,7 @@
     plots.py    matplotlib curves as SVG images (the only module that imports matplotlib)
     html.py     page pieces shared with `zoo serve`: escaping, tables, samples as <img>/<audio>/<pre>
     build.py    the page: per-run sections, per-modality comparisons, written as one file
+    sweep.py    a sweep folder's section: trials table, Optuna's importance and history plots (PNG)
 
 Entry point: `zoo.report.build.write_report(run_dirs, out)`. Importing this package imports nothing
 heavy, so `zoo serve` can use html.py without matplotlib.

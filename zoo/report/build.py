@@ -43,9 +43,13 @@ def write_report(
         import matplotlib  # noqa: F401
     except ImportError:
         raise UsageError("zoo report draws its curves with matplotlib, which is not installed; pip install 'genzoo[report]'") from None
-    views = [collect(d) for d in run_dirs]
+    from zoo.report.sweep import is_sweep, sweep_section
+
+    sweeps = [d for d in run_dirs if is_sweep(d)]  # a sweep folder: its trials table and plots
+    views = [collect(d) for d in run_dirs if d not in sweeps]
     labels = run_labels(views)
     body = [f"<h1>zoo report</h1><p class=\"muted\">{len(views)} run{'s' * (len(views) != 1)} · written {time.strftime('%Y-%m-%d %H:%M')}</p>", nav(views, labels)]
+    body += [sweep_section(i, d) for i, d in enumerate(sweeps)]
     groups = by_modality(views)
     for modality, group in groups.items():  # one section per modality when runs of several are mixed
         if len(groups) > 1:
@@ -55,7 +59,7 @@ def write_report(
         body += [run_section(views.index(view), view, samples, seed, device) for view in group]
     body.append(footer())
     out = Path(out)
-    atomic_write_bytes(out, page("zoo report: " + ", ".join(labels[id(v)] for v in views), "\n".join(body)).encode())
+    atomic_write_bytes(out, page("zoo report: " + ", ".join([*(Path(d).name for d in sweeps), *(labels[id(v)] for v in views)]), "\n".join(body)).encode())
     return out
 
 
@@ -83,19 +87,14 @@ def comparison_section(modality: str, group: list[RunView], labels: dict[int, st
     from zoo.report.plots import curve_svg
 
     parts = [f'<h2 id="compare-{esc(modality)}">Comparison of {len(group)} {esc(modality)} runs</h2>']
-    evaluated = [v for v in group if v.latest]
-    if evaluated:
-        try:
-            comparison = compare([str(v.path) for v in evaluated], mixed_protocols)
-        except ZooError as err:  # mixed protocols: refused as `zoo compare` refuses them
-            parts.append(note(f"scores not compared: {err}", "error"))
-        else:
-            headers, rows = comparison.rows()
-            parts.append(table([esc(h) for h in headers], [[esc(c) for c in row] for row in rows], numeric_from=2))
-            parts += [f'<p class="small muted">{esc(line.strip())}</p>' for line in comparison.footnotes()]
-    not_evaluated = [labels[id(v)] for v in group if not v.latest]
-    if not_evaluated:
-        parts.append(note("no evaluation yet, so not in the table: " + ", ".join(not_evaluated) + " (run `zoo evaluate RUN`)"))
+    try:
+        comparison = compare([str(v.path) for v in group], mixed_protocols)
+    except ZooError as err:  # mixed protocols: refused as `zoo compare` refuses them
+        parts.append(note(f"scores not compared: {err}", "error"))
+    else:  # unevaluated runs are rows of dashes, with a footnote each
+        headers, rows = comparison.rows()
+        parts.append(table([esc(h) for h in headers], [[esc(c) for c in row] for row in rows], numeric_from=3))
+        parts += [f'<p class="small muted">{esc(line.strip())}</p>' for line in comparison.footnotes()]
     charts = []
     for key in dict.fromkeys(k for v in group for k in v.scalars):
         charts.append(img(curve_svg(key, {labels[id(v)]: v.scalars[key] for v in group if key in v.scalars}), f"{key} over steps", "image/svg+xml", "plot"))
@@ -196,7 +195,8 @@ def samples_block(view: RunView, n: int | None, seed: int, device: str) -> str:
             return note(f"cannot draw samples: {err}", "error")
         except Exception as err:  # a family's bug: the rest of the report is still worth having
             return note(f"drawing samples failed: {type(err).__name__}: {err}", "error")
-        caption = f"{len(drawn)} samples from checkpoint step {drawn.meta.get('checkpoint_step')} ({drawn.meta.get('weights')} weights), seed {seed}"
+        what = f"{len(drawn) // 3} test items as source | output | target" if drawn.meta.get("mode") == "translate" else f"{len(drawn)} samples"
+        caption = f"{what} from checkpoint step {drawn.meta.get('checkpoint_step')} ({drawn.meta.get('weights')} weights), seed {seed}"
         return f'<p class="small muted">{esc(caption)}</p>' + samples_html(drawn)
     if view.previews:
         step, file = view.previews[-1]
@@ -242,7 +242,10 @@ def evaluation_html(view: RunView) -> str:
             rows.append([esc(verdict.anchor.key), "-", "-", esc(anchor_text(verdict.anchor)), verdict_html(verdict.status)])
         parts.append(f'<p class="small muted">latest evaluation: checkpoint step {esc(view.summary.get("eval_step", "?"))}</p>')
         parts.append(table(["value", "score", "protocol", "anchor", "--check"], rows))
-    if view.verdicts and not latest:
+    if view.verdicts and view.verdicts[0].reason:
+        parts.append(f'<p>zoo evaluate --check: {verdict_html("not comparable")} ({esc(view.verdicts[0].reason)}): '
+                     "the preset's anchors were measured on its own data and budget, so they are not checked</p>")
+    elif view.verdicts and not latest:
         parts.append("<p>anchors to meet once evaluated: " + esc("; ".join(f"{v.anchor.key}: {anchor_text(v.anchor)}" for v in view.verdicts)) + "</p>")
     elif view.verdicts:
         misses = [v for v in view.verdicts if v.status != "met"]
@@ -274,7 +277,8 @@ def protocol_html(protocol: dict[str, Any]) -> str:
 
 
 def verdict_html(status: str) -> str:
-    return f'<span class="{"met" if status == "met" else "missed"}">{esc(status)}</span>'
+    css = {"met": "met", "not comparable": "not-comparable"}.get(status, "missed")
+    return f'<span class="{css}">{esc(status)}</span>'
 
 
 def training_curves(view: RunView) -> str:

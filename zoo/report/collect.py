@@ -10,26 +10,12 @@ from typing import Any
 
 from zoo import checkpoint
 from zoo.errors import ZooError
-from zoo.metrics.anchors import Anchor
+from zoo.metrics.anchors import Anchor, Verdict
 from zoo.registry import get_catalog
 from zoo.run import Run
 from zoo.samples import PREVIEW_SUFFIX
 
 Series = list[tuple[int, float]]  # (step, value), in log order
-
-
-@dataclass
-class Verdict:
-    """One anchor checked against the latest scores, as `zoo evaluate --check` would."""
-
-    anchor: Anchor
-    got: float | None
-
-    @property
-    def status(self) -> str:
-        if self.got is None:
-            return "not computed"
-        return "missed" if self.anchor.misses(self.got) else "met"
 
 
 @dataclass
@@ -67,7 +53,7 @@ def collect(run_dir: str | os.PathLike[str]) -> RunView:
     scalars, evals = series(run.read_metrics())
     folder = checkpoint.latest(run.path)
     view = RunView(Path(run_dir), run, summary, modality, scalars, evals, latest_protocols(summary), [], None, list_previews(run.path, modality), folder)
-    view.verdicts, view.anchor_error = verdicts(run, view.latest)
+    view.verdicts, view.anchor_error = verdicts(run, view.latest, summary.get("eval_step"))
     where = str(run_dir)
     if not summary:
         view.missing.append("no summary.json: training has not finished, or was stopped before its first log line")
@@ -112,18 +98,14 @@ def latest_protocols(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def verdicts(run: Run, values: dict[str, float]) -> tuple[list[Verdict], str | None]:
-    """The preset's anchors checked against `values`, or why they could not be read."""
-    from zoo.metrics.anchors import metric_directions, parse_anchors
+def verdicts(run: Run, values: dict[str, float], step: int | None) -> tuple[list[Verdict], str | None]:
+    """The preset's anchors checked against `values` (scores at `step`), or why they could not be read."""
+    from zoo.metrics.anchors import run_verdicts
 
-    raw = run.config.eval.anchors
-    if not raw:
-        return [], None
     try:
-        anchors = parse_anchors(raw, metric_directions(list(run.config.eval.metrics)), run.config.preset)
+        return run_verdicts(run.config, values, step), None
     except ZooError as err:
         return [], f"the preset's anchors cannot be checked: {err}"
-    return [Verdict(a, values.get(a.key)) for a in anchors], None
 
 
 def list_previews(path: Path, modality: str) -> list[tuple[int, Path]]:

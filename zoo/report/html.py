@@ -22,7 +22,7 @@ th { background: #f5f5f7; } td.num { text-align: right; font-variant-numeric: ta
 img.samples { max-width: 100%; image-rendering: pixelated; }
 .missing { background: #fff8e5; border: 1px solid #f0d98c; padding: 6px 10px; border-radius: 4px; margin: 6px 0; }
 .error { background: #fdecec; border: 1px solid #f2b8b5; padding: 6px 10px; border-radius: 4px; margin: 6px 0; }
-.met { color: #17803d; font-weight: 600; } .missed { color: #b3261e; font-weight: 600; }
+.met { color: #17803d; font-weight: 600; } .missed { color: #b3261e; font-weight: 600; } .not-comparable { color: #6e6e73; font-weight: 600; }
 pre.config { background: #f5f5f7; padding: 8px; overflow-x: auto; font-size: 12px; }
 nav a { margin-right: 12px; } h1.modality { background: #f5f5f7; padding: 6px 10px; margin-top: 44px; font-size: 24px; }
 form.sample label { display: inline-block; margin: 4px 14px 4px 0; } form.sample input[type=number] { width: 7em; }
