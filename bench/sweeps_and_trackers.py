@@ -90,7 +90,6 @@ def tracker_numbers(folder: Path, steps: int = 30) -> dict:
 
 def format_numbers(folder: Path, n: int = 3000) -> dict:
     """MNIST's first `n` training images as PNGs, as Parquet and as tar shards: decode rate of each into a fresh cache."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
     import webdataset as wds

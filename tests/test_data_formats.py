@@ -3,7 +3,6 @@ each round trip from a folder gives exactly what the folder gives (pixels, clips
 splits), decoded once into the same prepared cache; bad records are one line with exit code 2."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np

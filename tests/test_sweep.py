@@ -241,3 +241,22 @@ def test_two_workers_share_a_postgres_study(postgres, images, tmp_path):
     assert len(study.trials) == 4 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
     folders = sorted(p.name for i in range(2) for p in (tmp_path / f"w{i}").glob("shared-*"))
     assert folders == [f"shared-{n:04d}" for n in range(4)]  # every trial ran once, by one worker or the other
+
+
+def test_under_torchrun_a_sweep_is_refused(tiny, monkeypatch, tmp_path):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="start one worker per GPU or machine instead of torchrun"):
+        sweep("tiny-mnist", PARAMS, metric="nll", trials=2, out=tmp_path / "s")
+
+
+def test_help_list_and_plugins_import_no_sweep_or_tracker_library():
+    code = (
+        "import sys\nfrom click.testing import CliRunner\nfrom zoo.cli import cli\n"
+        "for args in (['--help'], ['sweep', '--help'], ['list'], ['plugins']):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0, args\n"
+        "heavy = ('optuna', 'sqlalchemy', 'mlflow', 'wandb', 'pyarrow', 'webdataset', 'datasets')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

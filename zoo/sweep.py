@@ -365,7 +365,6 @@ class Plan:
     study_name: str
     data: str | None
     device: str
-    quiet: bool
 
     def trial_overrides(self, params: dict[str, Any]) -> dict[str, Any]:
         """The sweep's fixed overrides, the trial's parameters, and evaluations that compute only the objective."""
@@ -377,12 +376,12 @@ class Plan:
 
 def run_trial(plan: Plan, trial: Any) -> float:
     """Train one trial's run and return its objective value (from the last evaluation at the final step,
-    else a fresh evaluation of the final checkpoint)."""
+    else a fresh evaluation of the final checkpoint). Ctrl-C or SIGTERM propagates: optuna marks the trial
+    failed with no error recorded, which makes it an interrupted trial that another one replaces."""
     import optuna
 
     import zoo
     from zoo.plugins import get_plugin_manager
-    from zoo.run import Run
 
     started = time.perf_counter()
     params = {key: dist.suggest(trial, key) for key, dist in plan.space.items()}
@@ -394,8 +393,6 @@ def run_trial(plan: Plan, trial: Any) -> float:
     pm.register(pruning, name=f"sweep-trial-{trial.number}")
     try:
         run = zoo.train(plan.preset, out=out, overwrite=True, overrides=plan.trial_overrides(params), device=plan.device, data=plan.data, quiet=True)
-    except KeyboardInterrupt:
-        raise  # failed by optuna, with no "error": an interrupted trial, run again
     except UsageError as err:
         trial.set_user_attr("error", str(err))
         raise
@@ -404,7 +401,7 @@ def run_trial(plan: Plan, trial: Any) -> float:
         raise TrialFailed(str(err)) from None
     finally:
         pm.unregister(pruning)
-    summary = run.summary()
+    summary = run.update_summary({"sweep": {"study": plan.study_name, "trial": trial.number, "params": params}})
     trial.set_user_attr("steps", summary.get("step"))
     trial.set_user_attr("train_seconds", summary.get("train_seconds"))
     if pruning.reason:
@@ -422,7 +419,6 @@ def run_trial(plan: Plan, trial: Any) -> float:
     if not math.isfinite(value):
         trial.set_user_attr("error", f"{plan.objective.metric} = {value}")
         raise TrialFailed(f"{plan.objective.metric} = {value}")
-    Run.open(run.path).update_summary({"sweep": {"study": plan.study_name, "trial": trial.number, "params": params}})
     return float(value)
 
 
@@ -554,6 +550,8 @@ def sweep(
 
     from zoo.presets import resolve
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # under torchrun every rank would ask the study for its own trial
+        raise UsageError("zoo sweep trains each trial in its own process; start one worker per GPU or machine instead of torchrun (docs/scale.md)")
     if trials is not None and trials <= 0:
         raise UsageError(f"--trials must be a positive integer, got {trials}")
     if timeout is not None and timeout <= 0:
@@ -588,7 +586,7 @@ def sweep(
             shutil.rmtree(folder, ignore_errors=True)
         raise
     _record(folder, storage, name)
-    plan = Plan(preset, space, objective, overrides, folder, name, data_path, device, quiet)
+    plan = Plan(preset, space, objective, overrides, folder, name, data_path, device)
     say = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     for number in fail_orphans(the_study, backend):
         say(f"trial {number}: its worker is gone; marked failed (interrupted), and another trial takes its place")

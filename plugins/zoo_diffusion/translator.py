@@ -35,7 +35,7 @@ from zoo_diffusion.family import CONDITIONS, SCORE_SEED, Diffusion, DiffusionCon
 @dataclass
 class TranslatorConfig(DiffusionConfig):
     residual: bool = True  # the path runs on target - upsampled source (the detail bicubic misses), not on the target
-    residual_scale: float = 3.0  # that residual times this, so its spread is about the noise's (see the module docstring)
+    residual_scale: float = 3.0  # that residual times this, so its spread is about the target's (see the module docstring)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -100,7 +100,7 @@ class FlowTranslateFamily(Diffusion):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, sampler: str | None = None, steps: int | None = None,
                eta: float | None = None) -> ImageSamples:
-        """The translation sheet: rows of (source | output | target) for n // 3 test items."""
+        """The translation sheet: rows of (source | output | target) for n // 3 test items (at least one)."""
         settings = self.settings(None, sampler, steps, eta)
         sheet = translation_sheet(self, n, generator, sampler=sampler, steps=steps, eta=eta)
         return ImageSamples(sheet, nrow=3, meta={"mode": "translate", **settings})

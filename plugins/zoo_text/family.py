@@ -375,7 +375,7 @@ class TextFamily(Family):
         if self.config.arch == "lstm":
             raise UsageError("an LSTM run has no transformers model to export; its checkpoints load with zoo.load only")
         if self.config.arch == "pretrained":
-            pretrained.merged(self.lm).save_pretrained(str(folder))
+            (pretrained.merged(self.lm) if self.config.finetune == "lora" else self.lm).save_pretrained(str(folder))
             self.tokenizer.save_pretrained(str(folder))
             return
         from safetensors.torch import save_model

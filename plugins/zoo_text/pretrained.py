@@ -209,19 +209,15 @@ def check_targets(model: nn.Module, targets: list[str]) -> None:
 
 def with_lora(model: PreTrainedModel, rank: int, alpha: float, dropout: float, targets: list[str]) -> nn.Module:
     """`model` with peft LoRA adapters on `targets`; only the adapters train."""
-    from peft import LoraConfig, get_peft_model
-
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as err:
+        raise ZooError(f"model.finetune=lora needs peft ({err}): pip install 'genzoo[pretrained]'") from None
     check_targets(model, targets)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, task_type="CAUSAL_LM",
                         target_modules=ALL_LINEAR if targets == [ALL_LINEAR] else list(targets))
     with quiet_peft():
         return get_peft_model(model, config)
-
-
-def is_adapted(model: nn.Module) -> bool:
-    from peft import PeftModel
-
-    return isinstance(model, PeftModel)
 
 
 def save_adapter(model: nn.Module, folder: Path, init_from: str) -> None:
@@ -231,9 +227,9 @@ def save_adapter(model: nn.Module, folder: Path, init_from: str) -> None:
 
 
 def merged(model: nn.Module) -> PreTrainedModel:
-    """A plain transformers model: LoRA adapters folded into a copy of the weights; a full fine-tune as it is."""
+    """A plain transformers model: a LoRA model's adapters folded into a copy of its weights."""
     with quiet_peft():
-        return copy.deepcopy(model).merge_and_unload() if is_adapted(model) else model
+        return copy.deepcopy(model).merge_and_unload()
 
 
 @contextmanager
