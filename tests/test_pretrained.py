@@ -190,6 +190,7 @@ def test_loss_mask_covers_assistant_turns_only(chat_run):
     data = chat.batches(chat.Conversations([CONVERSATION, CONVERSATION[:3]]), tokenizer, 127, tokenizer.pad_token_id)
     batch = data.batch(torch.tensor([0, 1]))
     assert batch["x"].shape == batch["y"].shape == (2, len(token_ids) - 1)
+    assert torch.equal(batch["x"][0], torch.tensor(token_ids[:-1]))
     kept = batch["y"][1][batch["y"][1] != chat.IGNORE]
     assert tokenizer.decode(kept.tolist()) == "Shakespeare.<|im_end|>\n"  # the shorter row: its padding carries no loss
     assert data.chars.tolist() == [len("Shakespeare.\nAbout 1600.\n"), len("Shakespeare.\n")]

@@ -241,9 +241,11 @@ def show_as(source: Tensor, like: Tensor) -> Tensor:
     return match_channels(source, like.shape[1])
 
 
-def translation_sheet(model: Any, n: int, generator: torch.Generator, **conditions: Any) -> Tensor:
+def translation_sheet(model: Any, n: int, generator: torch.Generator | None, **conditions: Any) -> Tensor:
     """(source | output | target) for each of n // 3 test items (at least one), in rows of three."""
     translator = check_translates(model)
+    if generator is None:  # the pick still needs a seed: take one from the global stream
+        generator = torch.Generator(model.device).manual_seed(int(torch.randint(2**31 - 1, (1,))))
     source, target, _ = test_pairs(model, max(1, n // 3), generator)
     out = translator.translate(source, generator=generator, **conditions).float().clamp(0, 1)
     return torch.stack([show_as(source, out), out, target], dim=1).flatten(0, 1)

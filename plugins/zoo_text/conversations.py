@@ -9,7 +9,7 @@ renders a conversation's beginning as a prefix of the whole (ChatML, Llama's, Mi
 
 A conversation is one row of a batch, padded on the right (the attention is causal, so padding never
 reaches a real position) and cut at `block_size + 1` tokens; one cut before its first assistant token is
-left out, with a warning counting them.
+left out, with a warning counting them. A batch is as wide as its longest row.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ class ChatBatches:
         return len(self.ids)
 
     def batch(self, idx: Tensor) -> dict[str, Tensor]:
-        """x N×L inputs, y N×L next tokens (IGNORE outside assistant turns), L the longest row's length - 1."""
+        """x N×L inputs, y N×L next tokens (IGNORE outside assistant turns and in padding), L + 1 the longest row's length."""
         width = int(self.lengths[idx].max())
         ids, counts = self.ids[idx, :width], self.counts[idx, 1:width]
         return {"x": ids[:, :-1], "y": ids[:, 1:].masked_fill(~counts, IGNORE)}

@@ -87,8 +87,6 @@ class Translator(Family):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> ImageSamples:
         """Rows of (source | output | target) for n // 3 test items picked with `generator`."""
-        if generator is None:  # the pick still needs a seed: take one from the global stream
-            generator = torch.Generator(self.device).manual_seed(int(torch.randint(2**31 - 1, (1,))))
         return ImageSamples(translation_sheet(self, n, generator), nrow=3, meta={"mode": "translate"})
 
     def eval_pairs(self, ctx: EvalContext) -> tuple[Tensor, Tensor]:

@@ -14,15 +14,8 @@ import torch
 from torch import Tensor
 
 from zoo.contract import FamilyContext, StepContext
-from zoo.translation import luma
+from zoo.translation import match_channels
 from zoo_translate.common import Translator, TranslatorConfig
-
-
-def match_channels(x: Tensor, channels: int) -> Tensor:
-    """N×Cs×H×W -> N×channels×H×W: unchanged, grey repeated to RGB, or RGB to its luma."""
-    if x.shape[1] == channels:
-        return x
-    return x.expand(-1, channels, -1, -1) if x.shape[1] == 1 else luma(x)
 
 
 class RegressionFamily(Translator):
