@@ -26,3 +26,12 @@ def tiny_plugin():
     pm.register(plugin, name="tiny")
     yield plugin
     plugins.reset()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """The tiny test family (its own test_nll_per_pixel is a cheap real evaluation), for a whole module."""
+    plugins.reset()
+    plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
+    yield
+    plugins.reset()

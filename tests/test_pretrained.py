@@ -17,6 +17,8 @@ from zoo.chat import Session
 from zoo.checkpoint import latest
 from zoo.cli import cli
 from zoo.errors import UsageError
+from zoo.registry import get_catalog
+from zoo.testing import FamilyContract
 from zoo_text import conversations as chat
 from zoo_text import pretrained
 
@@ -173,6 +175,17 @@ def test_merged_export_loads_in_plain_transformers(chat_run, tmp_path):
     assert "already exists" in one_line_error(again)
 
 
+def test_gpt_run_exports_too(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    tiny = {"model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "model.block_size": 16, "data.batch_size": 4, "train.sample_every": 0}
+    run = zoo.train("gpt-shakespeare", steps=2, out=tmp_path / "gpt", overrides=tiny, quiet=True)
+    assert CliRunner().invoke(cli, ["export", str(run.path), "--merged", str(tmp_path / "out")]).exit_code == 0
+    x = torch.tensor([[1, 2, 3, 4]])
+    with torch.no_grad():
+        assert torch.allclose(zoo.load(run.path)(x), AutoModelForCausalLM.from_pretrained(tmp_path / "out")(x).logits, atol=1e-5)
+
+
 # ---- chat template and loss mask ------------------------------------------------------------------
 def test_chat_template_applied(chat_run):
     model = zoo.load(chat_run)
@@ -243,8 +256,8 @@ def test_chat_session_keeps_within_the_window_and_stops_on_ctrl_c(chat_run):
     assert not first.dropped and session.messages[-1] == {"role": "assistant", "content": first.text}
     for _ in range(6):  # 128 positions: older exchanges must go
         answer = session.ask("Tell me about the weather in the north of the country, please.")
-    assert answer.dropped > 0 and session.messages[0]["role"] == "system"
-    assert len(model.chat_prompt(session.messages[:-1])) + 8 <= model.window
+    assert answer.dropped > 0 and session.messages[0]["role"] == "user" and sum(m["role"] == "system" for m in session.messages) == 0
+    assert len(model.chat_prompt(session.head + session.messages[:-1])) + 8 <= model.window  # the system message stays in every prompt
 
     def interrupt(piece: str) -> None:
         raise KeyboardInterrupt
@@ -323,3 +336,36 @@ def test_chat_needs_a_chat_template(tiny, tmp_path):
 def test_prompt_longer_than_the_context(chat_run):
     result = CliRunner().invoke(cli, ["sample", str(chat_run), "-n", "1", "--prompt", "word " * 200, "--max-new-tokens", "2"])
     assert "context window" in one_line_error(result)
+
+
+def test_serve_offers_a_chat_box(chat_run):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from zoo.serve import create_app
+
+    client = TestClient(create_app([chat_run]))
+    assert 'class="chat"' in client.get("/").text
+    talk = [{"role": "user", "content": "Hello"}]
+    answer = client.post("/chat", json={"run": 0, "messages": talk})
+    assert answer.status_code == 200 and isinstance(answer.json()["reply"], str), answer.text
+    bad = client.post("/chat", json={"run": 0, "messages": [{"role": "narrator", "content": "Once"}]})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("Error:")
+
+
+# ---- the contract kit on every pretrained preset, with the tiny Llama standing in for SmolLM2 ----------
+class PretrainedContract(FamilyContract):
+    stand_in: Path
+
+    @pytest.fixture(scope="class", autouse=True)
+    @classmethod
+    def tiny_stand_in(cls, tiny: Path) -> None:
+        cls.stand_in = tiny
+
+    def overrides(self) -> dict:
+        return {**super().overrides(), "model.init_from": str(self.stand_in), "model.block_size": 64}  # 16 tokens hold no chat turn
+
+
+for _preset in sorted(p for p in get_catalog().presets if (get_catalog().preset(p).get("model") or {}).get("arch") == "pretrained"):
+    _name = "TestContract_" + _preset.replace("-", "_")
+    globals()[_name] = type(_name, (PretrainedContract,), {"preset": _preset})

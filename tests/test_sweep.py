@@ -30,19 +30,10 @@ from zoo.hookspecs import hookimpl  # noqa: E402
 from zoo.presets import resolve  # noqa: E402
 from zoo.run import Run  # noqa: E402
 from zoo.sweep import Objective, Pruning, Sweep, objective_for, parse_distribution, study_attrs, sweep  # noqa: E402
-from zoo.testing import TinyPlugin  # noqa: E402
 
 WORKER = Path(__file__).with_name("sweep_worker.py")
 PARAMS = ["train.lr=loguniform:1e-3:0.3", "model.init_log_std=uniform:-1:1"]
 EVAL = {"train.eval_every": 2}  # the tiny preset's 4 steps, evaluated at steps 2 and 4
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    plugins.reset()
-    plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
-    yield
-    plugins.reset()
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,8 @@ from zoo import plugins
 from zoo.cli import cli
 from zoo.hookspecs import hookimpl
 from zoo.samples import AudioSamples, TextSamples
-from zoo.testing import TinyPlugin
 
 TINY = {"train.steps": 4, "train.log_every": 2, "train.sample_every": 2, "train.checkpoint_every": 2, "train.eval_every": 2}
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    """The tiny Gaussian family (its own test_nll_per_pixel is a cheap real evaluation), for this module."""
-    plugins.reset()
-    plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
-    yield
-    plugins.reset()
 
 
 @pytest.fixture(scope="module")

@@ -14,19 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-from zoo import plugins
 from zoo.cli import cli
-from zoo.testing import TinyPlugin
 
 CADENCE = {"train.eval_every": 2, "train.sample_every": 2, "train.checkpoint_every": 2}  # 4 steps: logs, evaluations, previews at 2 and 4
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    plugins.reset()
-    plugins.get_plugin_manager().register(TinyPlugin(), name="tiny")
-    yield
-    plugins.reset()
 
 
 # ---- MLflow -------------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ class Session:
         self.generator = torch.Generator(next(self.model.parameters()).device).manual_seed(self.seed)  # type: ignore[attr-defined]
         self.model.chat_prompt([{"role": "user", "content": "hello"}])  # a model without a chat template refuses here, once
 
+    @property
+    def head(self) -> list[dict[str, str]]:
+        """The system message that opens every prompt, kept when older turns go."""
+        return [{"role": "system", "content": self.system}] if self.system else []
+
     def reset(self) -> None:
         self.messages = []
 
@@ -65,7 +70,7 @@ class Session:
                 stream(piece)
 
         try:
-            reply = self.model.reply(turns, generator=self.generator, stream=show, **self.settings)
+            reply = self.model.reply(self.head + turns, generator=self.generator, stream=show, **self.settings)
             stopped = False
         except KeyboardInterrupt:
             reply, stopped = "".join(shown), True
@@ -73,20 +78,21 @@ class Session:
         return Answer(reply, dropped, stopped)
 
     def fit(self, turns: list[dict[str, str]]) -> tuple[list[dict[str, str]], int]:
-        """The conversation (with the system message first) cut from the oldest end until its prompt and the
-        answer's `max_new_tokens` fit the context window; (messages, how many were dropped)."""
-        head = [{"role": "system", "content": self.system}] if self.system else []
+        """The conversation cut from the oldest end until its prompt (after the system message) and room for
+        the answer (max_new_tokens, at most half the window) fit the context window; (messages, how many were
+        dropped)."""
+        head = self.head
         window = self.model.window
-        budget = self.settings["max_new_tokens"]
+        budget = min(self.settings["max_new_tokens"], window // 2) if window else 0
         dropped = 0
         while window is not None and len(self.model.chat_prompt(head + turns)) + budget > window:
             if len(turns) == 1:
                 size = len(self.model.chat_prompt(head + turns))
-                raise UsageError(f"the message is {size} tokens with the chat template; with max_new_tokens={budget} it does not fit the "
-                                 f"model's context window of {window} tokens: shorten it or lower max_new_tokens")
+                raise UsageError(f"the message is {size} tokens with the chat template; with room for a {budget}-token answer it does not "
+                                 f"fit the model's context window of {window} tokens: shorten it or lower max_new_tokens")
             cut = next((i for i in range(1, len(turns)) if turns[i]["role"] == "user"), len(turns) - 1)  # a whole exchange
             turns, dropped = turns[cut:], dropped + cut
-        return head + turns, dropped
+        return turns, dropped
 
 
 @contextlib.contextmanager

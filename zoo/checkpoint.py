@@ -2,7 +2,8 @@
 tensors-only torch files.
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest` is only
-pointed at complete folders, so an interrupted save never leaves a run unloadable.
+pointed at complete folders, so an interrupted save never leaves a run unloadable. Under FSDP every rank
+writes its shards into that temporary folder first (zoo.distributed.save_shards); loading merges them.
 """
 from __future__ import annotations
 
@@ -27,15 +28,22 @@ def checkpoint_root(run_path: Path) -> Path:
     return run_path / "checkpoints"
 
 
+def temporary(run_path: Path, step: int) -> Path:
+    """Where checkpoint `step` is written before it is renamed into place."""
+    return checkpoint_root(run_path) / f".tmp_step_{step:07d}"
+
+
 def save(run_path: Path, step: int, model: nn.Module, state: dict[str, Any], keep: int = 2, assets: Any = None,
-         ema: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write checkpoint `step` atomically, point `latest` at it, and keep only the newest `keep`."""
+         ema: dict[str, torch.Tensor] | None = None, sharded: bool = False) -> Path:
+    """Write checkpoint `step` atomically, point `latest` at it, and keep only the newest `keep`. `sharded`:
+    the ranks already wrote the weights' and optimizers' shards into the temporary folder."""
     root = checkpoint_root(run_path)
     final = root / f"step_{step:07d}"
-    tmp = root / f".tmp_{final.name}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model(model, str(tmp / WEIGHTS))
+    tmp = temporary(run_path, step)
+    if not sharded:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save_model(model, str(tmp / WEIGHTS))
     if ema is not None:
         save_file({k: v.contiguous() for k, v in ema.items()}, str(tmp / EMA_WEIGHTS))
     torch.save(state, tmp / STATE)
@@ -62,7 +70,14 @@ def latest(run_path: Path) -> Path | None:
 
 
 def load_weights(model: nn.Module, folder: Path) -> None:
-    """Load `folder`'s safetensors weights into `model`; a damaged file is a one-line error."""
+    """Load `folder`'s safetensors weights into `model`; a damaged file is a one-line error. A sharded
+    checkpoint's pieces are merged first; a sharded model keeps its own shard of each."""
+    from zoo import distributed as dist
+
+    sharded_model = dist.world().size > 1 and dist.is_sharded(model)
+    if dist.shard_files(folder, "model") or sharded_model:
+        load_whole(model, folder, sharded_model)
+        return
     file = folder / WEIGHTS
     try:
         missing, unexpected = load_model(model, str(file), strict=False)
@@ -70,6 +85,33 @@ def load_weights(model: nn.Module, folder: Path) -> None:
         raise ZooError(f"checkpoint {file} is truncated or corrupted ({str(err).splitlines()[0]})", hint="resume from an earlier checkpoint or retrain") from err
     if missing or unexpected:
         raise ZooError(f"checkpoint {file} does not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
+def load_whole(model: nn.Module, folder: Path, sharded_model: bool) -> None:
+    """Whole tensors (a sharded checkpoint's merged, or model.safetensors) into `model`, sharded or not.
+    A tied weight is stored once; its other names are not missing."""
+    from zoo import distributed as dist
+
+    try:
+        weights = dist.merged_weights(folder) if dist.shard_files(folder, "model") else load_file(str(folder / WEIGHTS))
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
+        raise ZooError(f"checkpoint {folder} has truncated or corrupted weights ({str(err).splitlines()[0]})", hint="resume from an earlier checkpoint or retrain") from err
+    if sharded_model:
+        missing, unexpected = dist.load_whole(model, weights), []
+    else:
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+    own = model.state_dict()
+    stored = {storage(own[k]) for k in weights if k in own}
+    missing = [k for k in missing if k not in own or storage(own[k]) not in stored]
+    if missing or unexpected:
+        raise ZooError(f"checkpoint {folder} does not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}")
+
+
+def storage(tensor: torch.Tensor) -> int:
+    """Where a tensor's data lives (a sharded one: its local shard's), to tell tied weights apart."""
+    from torch.distributed.tensor import DTensor
+
+    return (tensor.to_local() if isinstance(tensor, DTensor) else tensor).data_ptr()
 
 
 def has_ema(folder: Path) -> bool:

@@ -51,6 +51,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     sync_batchnorm: bool = False  # under torchrun on GPUs: BatchNorm statistics over the global batch
     find_unused_parameters: bool = False  # under torchrun: set when a step's loss leaves some parameters unused
+    parallel: Literal["ddp", "fsdp"] = "ddp"  # under torchrun: every rank holds the model (DDP) or a shard of it (FSDP's fully_shard)
     num_preview: int = 64  # samples in each periodic preview grid
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # what `--precision auto` means for this preset (auto: bf16 on GPUs that have it, else fp32)
     fused_optimizer: bool = False  # Adam/AdamW's fused kernel (CPU, CUDA): faster for small models, last-bit different numbers
@@ -69,6 +70,8 @@ class TrainConfig:
             raise UsageError(f"train.epochs must be a positive integer, got {self.epochs}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise UsageError(f"train.ema_decay must be in (0, 1), e.g. 0.999, got {self.ema_decay}")
+        if self.parallel == "fsdp" and (self.ema_decay is not None or self.sync_batchnorm):
+            raise UsageError("train.parallel=fsdp keeps no EMA of the weights and no SyncBatchNorm; drop train.ema_decay and train.sync_batchnorm, or use train.parallel=ddp")
         for i, phase in enumerate(self.phases):  # the shape of each phase; the trainer places them on the step axis
             if not isinstance(phase, dict) or not {"name", "optimizers"} <= set(phase):
                 raise UsageError(f"train.phases[{i}] is {phase!r}; each phase is a mapping with at least a name and its optimizers, "

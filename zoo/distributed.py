@@ -1,4 +1,4 @@
-"""Data parallelism through torchrun and PyTorch's DistributedDataParallel.
+"""Data parallelism through torchrun: PyTorch's DistributedDataParallel, or FSDP (`train.parallel: fsdp`).
 
 The process group comes from the environment torchrun sets (NCCL on CUDA, gloo on CPU). Families
 step their optimizers by hand (a GAN has two), so each optimizer's parameters get their own
@@ -6,13 +6,25 @@ DistributedDataParallel wrapper, and `StepContext.update` passes each loss throu
 before its backward: DDP's forward bookkeeping arms its bucketed, overlapped gradient all-reduce for
 exactly that backward (the same move Lightning makes for manual optimisation), whatever modules
 produced the loss. Rank 0 alone writes the run.
+
+With `train.parallel: fsdp`, `torch.distributed.fsdp.fully_shard` shards every parameter, gradient and
+optimizer state over the ranks instead, for models larger than one device's memory: each element of every
+`nn.ModuleList` (a transformer's blocks) is its own unit, gathered only while it computes, then the whole
+model. A backward reduce-scatters the gradients by itself, so no wrapper is needed. Checkpoints are
+sharded: every rank writes its shards of the weights (`model-RRRRR-of-WWWWW.safetensors`) and of the
+optimizer states (`optimizers-RRRRR-of-WWWWW.pt`) into the checkpoint folder; loading concatenates them
+(FSDP shards dim 0 in rank order), so a sharded checkpoint resumes under FSDP, in one process, or loads
+with `zoo.load`, and `zoo export --merged` writes it as one safetensors folder.
 """
 from __future__ import annotations
 
 import gc
 import os
+import shutil
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as torch_dist
@@ -54,9 +66,10 @@ class World:
     def shard(self, idx: Tensor) -> Tensor:
         return idx if self.size == 1 else idx[self.rank :: self.size]
 
-    def prepare(self, model: nn.Module, device: torch.device, sync_batchnorm: bool) -> None:
+    def prepare(self, model: nn.Module, device: torch.device, sync_batchnorm: bool, shard: bool = False) -> None:
         """Start every rank from rank 0's weights and buffers (frozen ones too, which no DDP wrapper
-        holds); optionally compute BatchNorm statistics over the global batch (SyncBatchNorm, GPUs only)."""
+        holds); optionally compute BatchNorm statistics over the global batch (SyncBatchNorm, GPUs only);
+        with `shard`, then shard the model over the ranks (FSDP)."""
         if self.size == 1:
             return
         if sync_batchnorm:
@@ -67,6 +80,13 @@ class World:
                 setattr(model, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
         for tensor in [*model.parameters(), *model.buffers()]:
             torch_dist.broadcast(tensor.data, src=0)
+        if shard:
+            from torch.distributed.fsdp import fully_shard
+
+            for blocks in [m for m in model.modules() if isinstance(m, nn.ModuleList)]:
+                for block in blocks:
+                    fully_shard(block)
+            fully_shard(model)
 
     def gates(self, param_groups: dict[str, list[nn.Parameter]], device: torch.device, find_unused: bool) -> dict[str, nn.Module]:
         """One DistributedDataParallel wrapper per optimizer (none in a single process). `find_unused`
@@ -101,6 +121,90 @@ class World:
         value = torch.tensor([float(flag)], device=_comm_device())
         torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
         return bool(value.item())
+
+
+# ---- sharded checkpoints (FSDP) ----------------------------------------------------------------------
+def shard_name(kind: str, rank: int, size: int) -> str:
+    return f"{kind}-{rank:05d}-of-{size:05d}." + ("safetensors" if kind == "model" else "pt")
+
+
+def save_shards(folder: Path, model: nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Every rank writes its shards of the weights (safetensors; unsharded tensors from rank 0 only; a tied
+    weight once) and of the optimizer states (tensors only) into `folder`, which rank 0 creates."""
+    from safetensors.torch import save_file
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+    from torch.distributed.tensor import DTensor
+
+    here = world()
+    if here.is_main:
+        shutil.rmtree(folder, ignore_errors=True)  # what a crashed save left
+        folder.mkdir(parents=True)
+    here.barrier()
+    weights, seen = {}, set()
+    for name, tensor in model.state_dict().items():
+        local = tensor.to_local() if isinstance(tensor, DTensor) else tensor
+        if (isinstance(tensor, DTensor) or here.is_main) and local.data_ptr() not in seen:
+            seen.add(local.data_ptr())
+            weights[name] = local.detach().contiguous().cpu()
+    save_file(weights, str(folder / shard_name("model", here.rank, here.size)), metadata={"sharded": ",".join(
+        name for name, tensor in model.state_dict().items() if isinstance(tensor, DTensor))})
+    states = {}
+    for key, optimizer in optimizers.items():
+        full = get_optimizer_state_dict(model, optimizer)
+        sharded = [[p, k] for p, values in full["state"].items() for k, v in values.items() if isinstance(v, DTensor)]
+        local = {p: {k: v.to_local().cpu() if isinstance(v, DTensor) else v for k, v in values.items()} for p, values in full["state"].items()}
+        states[key] = {"state": local, "param_groups": full["param_groups"], "sharded": sharded}
+    torch.save(states, folder / shard_name("optimizers", here.rank, here.size))
+    here.barrier()
+
+
+def shard_files(folder: Path, kind: str) -> list[Path]:
+    """`folder`'s shard files of `kind` (model, optimizers) in rank order; empty for an unsharded checkpoint."""
+    return sorted(folder.glob(f"{kind}-*-of-*.{'safetensors' if kind == 'model' else 'pt'}"))
+
+
+def merged_weights(folder: Path) -> dict[str, Tensor]:
+    """The whole weights of a sharded checkpoint: each sharded tensor's pieces concatenated in rank order."""
+    from safetensors import safe_open
+
+    pieces: dict[str, list[Tensor]] = {}
+    sharded: set[str] = set()
+    for file in shard_files(folder, "model"):
+        with safe_open(str(file), "pt") as f:
+            sharded |= set(filter(None, (f.metadata() or {}).get("sharded", "").split(",")))
+            for name in f.keys():
+                pieces.setdefault(name, []).append(f.get_tensor(name))
+    return {name: torch.cat(parts) if name in sharded else parts[0] for name, parts in pieces.items()}
+
+
+def merged_optimizer(folder: Path, key: str) -> dict[str, Any]:
+    """Optimizer `key`'s whole state (keyed by parameter name, as `get_optimizer_state_dict` gives it) from the shards."""
+    ranks = [torch.load(file, map_location="cpu", weights_only=True)[key] for file in shard_files(folder, "optimizers")]
+    state = ranks[0]["state"]
+    for name, field in ranks[0]["sharded"]:
+        state[name][field] = torch.cat([r["state"][name][field] for r in ranks])
+    return {"state": state, "param_groups": ranks[0]["param_groups"]}
+
+
+def is_sharded(model: nn.Module) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def load_whole(model: nn.Module, weights: dict[str, Tensor]) -> list[str]:
+    """Load whole tensors into a sharded (FSDP) model, each rank keeping its shard; returns the missing names."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    result = set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
+    return list(result.missing_keys)
+
+
+def load_optimizer(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    """A whole optimizer state keyed by parameter name into `optimizer`, sharded or not."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True))
 
 
 def _group_size() -> int:

@@ -2,7 +2,9 @@
 
 One form per run, built from what the family declares (`Family.conditions`) plus seed and n; a
 submission is a plain GET (`/sample?run=0&seed=3&label=7`), so every result has a link that draws it
-again. Sampling goes through `zoo.api.sample`, so the page checks exactly what `zoo sample` checks
+again. A run whose model chats (`capabilities.Chats`, with a chat template) also gets a chat box: the page
+keeps the conversation and posts it whole to `/chat`, which answers through `zoo.chat.Session` (the same
+context-window trimming as `zoo chat`). Sampling goes through `zoo.api.sample`, so the page checks exactly what `zoo sample` checks
 and picks up a run's newest checkpoint. Errors show as the CLI's one-line message, never a traceback.
 
 No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from zoo.capabilities import LABEL, Condition, Translates, num_classes
+from zoo.capabilities import LABEL, Chats, Condition, Translates, num_classes
 from zoo.errors import UsageError, ZooError
 from zoo.report.html import esc, note, page, samples_html, shown_width
 
@@ -40,6 +42,7 @@ class Served:
     source_shape: tuple[int, int, int] | None = None  # C×H×W of an uploaded source, for runs that translate
     data: str = ""  # what it trained on: the dataset's name or the path of your own data
     trained: int | None = None  # steps trained
+    chats: bool = False  # the model converses: the page shows a chat box
 
     def heading(self) -> str:
         """The line under the run's name: what it is, what it learned from, for how long."""
@@ -73,7 +76,18 @@ def describe(run_dir: str | os.PathLike[str]) -> Served:
         offered.append(condition)
     shape = tuple(model.source_shape) if isinstance(model, Translates) else None
     return Served(Path(run_dir), run.config.preset, run.config.family, model.modality, model.checkpoint_step, tuple(offered), shape,  # type: ignore[arg-type]
-                  data=run.config.data_source, trained=run.summary().get("step"))
+                  data=run.config.data_source, trained=run.summary().get("step"), chats=converses(model))
+
+
+def converses(model: Any) -> bool:
+    """Whether `model` chats: it is `Chats` and renders a conversation (it has a chat template)."""
+    if not isinstance(model, Chats):
+        return False
+    try:
+        model.chat_prompt([{"role": "user", "content": "hello"}])
+    except UsageError:
+        return False
+    return True
 
 
 def parse_request(served: Served, params: Mapping[str, str]) -> tuple[int, int, dict[str, Any]]:
@@ -118,6 +132,7 @@ def create_app(run_dirs: list[str | os.PathLike[str]], device: str = "cpu") -> A
 
     served = [describe(d) for d in run_dirs]
     lock = threading.Lock()  # one sampling at a time: the CPU is shared, and so is torch's RNG
+    chat_models: dict[int, Any] = {}  # loaded once per chatting run
     app = FastAPI(title="zoo serve", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/", response_class=HTMLResponse)
@@ -163,6 +178,34 @@ def create_app(run_dirs: list[str | os.PathLike[str]], device: str = "cpu") -> A
         except Exception as err:  # a family's bug: one line on the page, the traceback in the server's log
             LOG.exception("translation failed")
             return HTMLResponse(note(f"Error: translation failed: {type(err).__name__}", "error"), status_code=500)
+
+    @app.post("/chat")
+    async def converse(request: Request) -> Any:
+        """The assistant's reply to a conversation the page posts whole: {run, messages, seed}; the last message is the user's."""
+        from fastapi.responses import JSONResponse
+
+        from zoo.api import load
+        from zoo.chat import Session
+
+        try:
+            body = await request.json()
+            index = _convert("run", str(body.get("run", "0")), int)
+            if not 0 <= index < len(served) or not served[index].chats:
+                raise UsageError(f"run {index} does not chat; pick a run whose model has a chat template")
+            messages = body.get("messages")
+            if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict) or messages[-1].get("role") != "user":
+                raise UsageError("post the conversation as messages ending with the user's")
+            with lock:
+                if index not in chat_models:
+                    chat_models[index] = load(served[index].path, device)
+                session = Session(chat_models[index], seed=_convert("seed", str(body.get("seed") or "0"), int), messages=messages[:-1])
+                answer = session.ask(str(messages[-1].get("content", "")))
+            return JSONResponse({"reply": answer.text, "dropped": answer.dropped})
+        except ZooError as err:
+            return JSONResponse({"error": f"Error: {err}"}, status_code=400)
+        except Exception as err:  # a family's bug: one line on the page, the traceback in the server's log
+            LOG.exception("chat failed")
+            return JSONResponse({"error": f"Error: chat failed: {type(err).__name__}"}, status_code=500)
 
     return app
 
@@ -213,6 +256,8 @@ def render(served: list[Served], chosen: int | None = None, params: Mapping[str,
         )
     if any(run.source_shape for run in served):
         sections.append(UPLOAD_SCRIPT)
+    if any(run.chats for run in served):
+        sections.append(CHAT_SCRIPT)
     return page("zoo serve", "\n".join(sections))
 
 
@@ -239,7 +284,16 @@ def form(index: int, run: Served, values: Mapping[str, str]) -> str:
         + "".join(fields)
         + '<button type="submit">Sample</button></form>'
     )
-    return sample_form + (upload_form(index, run.source_shape) if run.source_shape else "")
+    return sample_form + (upload_form(index, run.source_shape) if run.source_shape else "") + (chat_form(index) if run.chats else "")
+
+
+def chat_form(index: int) -> str:
+    """A conversation box: the page holds the messages and posts them to /chat with each new one."""
+    return (
+        f'<div class="result" id="chat-{index}"></div>'
+        f'<form class="chat" onsubmit="return zooChat(this, {index})"><label>message <input type="text" name="message" size="60" required></label>'
+        '<button type="submit">Send</button> <button type="button" onclick="zooReset(' + str(index) + ')">Reset</button></form>'
+    )
 
 
 def upload_form(index: int, shape: tuple[int, int, int]) -> str:
@@ -261,6 +315,21 @@ UPLOAD_SCRIPT = (  # posts the chosen file as a data URL and shows the answer un
     "body: JSON.stringify({run: run, seed: form.seed.value, image: reader.result})})"
     ".then(r => r.text()).then(html => { document.getElementById('translated-' + run).innerHTML = html; });"
     "reader.readAsDataURL(file); return false; }</script>"
+)
+
+
+CHAT_SCRIPT = (  # keeps each run's conversation in the page; a reply (or a one-line error) is appended under it
+    "<script>const zooTalks = {};"
+    "function zooShow(run, who, text) { const p = document.createElement('p'); p.className = 'small';"
+    "p.textContent = who + ': ' + text; document.getElementById('chat-' + run).appendChild(p); }"
+    "function zooReset(run) { zooTalks[run] = []; document.getElementById('chat-' + run).innerHTML = ''; }"
+    "function zooChat(form, run) { const talk = zooTalks[run] = zooTalks[run] || []; const text = form.message.value;"
+    "talk.push({role: 'user', content: text}); zooShow(run, 'you', text); form.message.value = '';"
+    "fetch('/chat', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({run: run, messages: talk})})"
+    ".then(r => r.json()).then(a => { if (a.error) { talk.pop(); zooShow(run, 'error', a.error); return; }"
+    "talk.push({role: 'assistant', content: a.reply}); zooShow(run, 'model', a.reply);"
+    "if (a.dropped) zooShow(run, 'note', 'the oldest ' + a.dropped + ' messages no longer fit the context window'); });"
+    "return false; }</script>"
 )
 
 

@@ -201,12 +201,14 @@ class Trainer:
             fix = f"pass --set data.batch_size={fits}" + (" or less" if fits > 1 else "") if fits else "add training data"
             raise UsageError(f"data.batch_size={self.batch_size} × train.grad_accum={self.accum} is larger than the training set ({len(data)} items); {fix}")
         self.total = self.cfg.epochs * self.steps_per_epoch if self.cfg.epochs else self.cfg.steps
-        self.world.prepare(model, device, self.cfg.sync_batchnorm)
+        self.sharded = self.world.size > 1 and self.cfg.parallel == "fsdp"  # FSDP: no rank holds the whole model
+        self.world.prepare(model, device, self.cfg.sync_batchnorm, shard=self.sharded)
         groups = model.param_groups()
         optimizers = {name: make_optimizer(params, self.cfg) for name, params in groups.items()}
         self.spans = phase_spans(self.cfg, self.total, list(optimizers))
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, self.schedule_for(name)) for name, opt in optimizers.items()}
-        self.ctx = StepContext(optimizers, device, precision, self.cfg.grad_clip, self.world.gates(groups, device, self.cfg.find_unused_parameters))
+        gates = {} if self.sharded else self.world.gates(groups, device, self.cfg.find_unused_parameters)  # FSDP reduce-scatters by itself
+        self.ctx = StepContext(optimizers, device, precision, self.cfg.grad_clip, gates)
         self.ctx.accum = self.accum
         self.ema = EMA(model, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None
         self.step = 0
@@ -221,6 +223,7 @@ class Trainer:
         self._saving = False
         self._saved_step: int | None = None  # the step of the checkpoint written or restored last
         self._lr = self.cfg.lr
+        self.shows = self.world.is_main and not self.sharded  # previews and in-training evaluations (a sharded forward needs every rank)
 
     def schedule_for(self, name: str) -> Callable[[int], float]:
         """Optimizer `name`'s LR multiplier at a step: its phase's schedule, restarted in each phase it trains in."""
@@ -234,7 +237,7 @@ class Trainer:
         return {
             "step": self.step,
             "elapsed": self.elapsed,
-            "optimizers": {k: o.state_dict() for k, o in self.ctx.optimizers.items()},
+            "optimizers": {} if self.sharded else {k: o.state_dict() for k, o in self.ctx.optimizers.items()},  # FSDP: in the shards
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scalers": {k: s.state_dict() for k, s in self.ctx.scalers.items()},
             "rng": dev.rng_state(),
@@ -248,8 +251,14 @@ class Trainer:
         elif self.ema is not None:  # train.ema_decay switched on at this resume: the average starts at the restored weights
             self.ema = EMA(self.model, self.cfg.ema_decay, self.cfg.ema_start)
         state = checkpoint.load_state(folder)
+        sharded = bool(dist.shard_files(folder, "optimizers"))
+        if self.sharded and not sharded:
+            raise UsageError(f"{folder} was written without FSDP; resume it with train.parallel=ddp (its optimizer state is not sharded)")
         for name, opt in self.ctx.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
+            if sharded:
+                dist.load_optimizer(self.model, opt, dist.merged_optimizer(folder, name))
+            else:
+                opt.load_state_dict(state["optimizers"][name])
         for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
         for name, scaler in self.ctx.scalers.items():
@@ -269,9 +278,12 @@ class Trainer:
         if self._saved_step == self.step:
             return
         self._saving = True
+        if self.sharded:
+            dist.save_shards(checkpoint.temporary(self.run.path, self.step), self.model, self.ctx.optimizers)
         if self.world.is_main:
             ema = self.ema.state_dict() if self.ema is not None else None
-            folder = checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets, ema=ema)
+            folder = checkpoint.save(self.run.path, self.step, self.model, self.state(), keep=self.cfg.keep_checkpoints, assets=self.model.save_assets,
+                                     ema=ema, sharded=self.sharded)
             call_hook("on_checkpoint", run=self.run, step=self.step, path=folder)
         self.world.barrier()
         self._saving, self._saved_step = False, self.step
@@ -381,7 +393,7 @@ class Trainer:
         if status == "interrupted":
             raise Interrupted(self.run.path)
         previewed = self.cfg.sample_every and self.step % self.cfg.sample_every == 0
-        if self.preview_fn and main and not previewed:
+        if self.preview_fn and self.shows and not previewed:
             self.in_eval_mode(self.preview_fn)
         return summary
 
@@ -409,7 +421,7 @@ class Trainer:
 
     def periodic(self, bar: Any, plain: bool) -> None:
         """The cadenced work after a step: preview grid, evaluation, checkpoint."""
-        main = self.world.is_main
+        main = self.shows
         if self.cfg.sample_every and self.step % self.cfg.sample_every == 0 and self.preview_fn and main:
             self.in_eval_mode(self.preview_fn)
         if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and self.evaluate_fn:

@@ -112,7 +112,7 @@ def from_text(data: Any) -> Conversations | None:
 
 # ---- rendering -------------------------------------------------------------------------------------
 def has_template(tokenizer: Any) -> bool:
-    return bool(getattr(tokenizer, "chat_template", None))
+    return bool(tokenizer.chat_template)
 
 
 def prompt_ids(tokenizer: Any, messages: Messages) -> list[int]:

@@ -405,7 +405,7 @@ def setup_pretrained(config: TextConfig, train: Any, assets: Path) -> dict[str, 
     if chat.is_conversations(train):
         check_chat_data(config, tokenizer)
     tokenizer.save_pretrained(str(assets))
-    return {"vocab_size": len(tokenizer), "tokenizer": "pretrained", "context": context, "chat_template": chat.has_template(tokenizer)}
+    return {"vocab_size": len(tokenizer), "tokenizer": "pretrained", "context": context}
 
 
 def check_chat_data(config: TextConfig, tokenizer: Any) -> None:

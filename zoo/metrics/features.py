@@ -39,7 +39,7 @@ from zoo.metrics.networks import cached_network
 # Datasets that have a domain feature network, with their native image size.
 NATIVE_SIZE = {"mnist": 28, "fashion-mnist": 28, "printed-digits": 28}
 BACKENDS = ("domain", "inception")
-OPTION_KEYS = ("features", "features.weights", "inpainting.mask")
+OPTION_KEYS = ("features", "features.weights", "inpainting.mask", "translation.images")
 
 
 @dataclass(frozen=True)

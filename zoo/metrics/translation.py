@@ -122,7 +122,10 @@ class Translation(Metric):
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         translator = check_translates(model)
         degradation = degradation_of(ctx.config.data)
-        batch = test_items(model, ctx, int(ctx.options.get("translation.images", IMAGES)))
+        count = ctx.options.get("translation.images", IMAGES)
+        if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+            raise UsageError(f"translation.images must be a positive integer, got {count!r}")
+        batch = test_items(model, ctx, count)
         source, target = batch["source"].to(ctx.device), batch["x"]
         output = translate_all(translator, ctx, source, ctx.generator()).cpu()
         source = source.cpu()
