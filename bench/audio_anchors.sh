@@ -11,16 +11,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-
 
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(cspecgan-digits wavenet-digits wavegan-digits)
-for preset in "${presets[@]}"; do
-  echo "== $preset  start $(date -u +%FT%TZ)  load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/times.txt"
-  start=$(date +%s)
-  .venv/bin/zoo train "$preset" --out "$OUT/$preset" --overwrite --quiet > "$OUT/$preset.train.log" 2>&1
-  echo "   train rc=$? $(( $(date +%s) - start )) s  load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/times.txt"
-  start=$(date +%s)
-  .venv/bin/zoo evaluate "$OUT/$preset" --json > "$OUT/$preset.eval.json" 2> "$OUT/$preset.eval.err"
-  echo "   evaluate rc=$? $(( $(date +%s) - start )) s" | tee -a "$OUT/times.txt"
-  cat "$OUT/$preset.eval.json"
-done
+OUT="$OUT" bash bench/preset_anchors.sh "${presets[@]}"
 
 # Point 1's spread check: the share of the most frequent classifier label (and judge label) over 500 WaveGAN clips
 # (target: no digit above 25%), and per-digit accuracy of the two conditional models (50 clips per digit).

@@ -129,7 +129,7 @@ def run_section(index: int, view: RunView, samples: int | None, seed: int, devic
 
 def run_facts(view: RunView) -> list[tuple[str, str]]:
     config, summary = view.run.config, view.summary
-    data = {k: v for k, v in vars(config.data).items() if k != "dataset"}
+    data = {k: v for k, v in vars(config.data).items() if k != "dataset" and v not in ("", None)}  # unset options say nothing
     steps = summary.get("step")
     total = summary.get("total_steps", config.train.steps)
     return [
