@@ -107,3 +107,17 @@ def test_serve_translates_an_upload(sr_run: Path) -> None:
     assert answer.status_code == 200 and "resized from 12×12 to 4×4" in answer.text and "<img" in answer.text
     bad = client.post("/translate", json={"run": 0, "image": "data:image/png;base64,AAAA"})
     assert bad.status_code == 400 and "not an image" in bad.text
+
+
+def test_sr4_rgb_trains_on_a_colour_folder_and_translates(tmp_path: Path) -> None:
+    """The RGB preset reads the user's folder (--data): degradations made on the fly, RGB out."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        Image.fromarray((rng.random((20, 20, 3)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    overrides = {"model.widths": [4, 8], "model.eval_images": 8, "data.batch_size": 4, "data.image_size": 16, "data.test_fraction": 0.25}
+    run = zoo.train("sr4-rgb", steps=2, data=folder, out=tmp_path / "run", device="cpu", quiet=True, overrides=overrides)
+    small = tmp_path / "small.png"
+    Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).save(small)
+    assert zoo.translate(run.path, [small]).shape == (1, 3, 16, 16)
