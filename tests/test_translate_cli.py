@@ -121,3 +121,33 @@ def test_sr4_rgb_trains_on_a_colour_folder_and_translates(tmp_path: Path) -> Non
     small = tmp_path / "small.png"
     Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).save(small)
     assert zoo.translate(run.path, [small]).shape == (1, 3, 16, 16)
+
+
+class _Reverser:
+    """A stand-in family that `TranslatesFiles`: writes each text file reversed, under a new suffix."""
+
+    input_suffixes = (".txt",)
+    conditions = ()
+    device = torch.device("cpu")
+
+    def translate_file(self, source: Path, out: Path, generator: torch.Generator | None = None) -> Path:
+        target = out.with_suffix(".rev")
+        target.write_text(source.read_text()[::-1])
+        return target
+
+
+def test_translate_hands_files_to_a_family_that_translates_files(sr_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo import api
+    from zoo.capabilities import TranslatesFiles
+
+    assert isinstance(_Reverser(), TranslatesFiles)
+    monkeypatch.setattr(api, "load", lambda *a, **k: _Reverser())
+    (tmp_path / "in" / "deep").mkdir(parents=True)
+    (tmp_path / "in" / "deep" / "a.txt").write_text("abc")
+    (tmp_path / "in" / "skip.png").write_bytes(b"not taken: not a suffix the family reads")
+    result = invoke("translate", sr_run, tmp_path / "in", "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file()] == ["deep/a.rev"]
+    assert (tmp_path / "out" / "deep" / "a.rev").read_text() == "cba"
+    result = invoke("translate", sr_run, tmp_path / "in" / "skip.png", "--set", "steps=3", "--out", tmp_path / "out2")
+    assert result.exit_code == 2 and "steps" in result.output

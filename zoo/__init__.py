@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["train", "load", "sample", "evaluate", "translate", "ZooError", "UsageError"]
+__all__ = ["train", "load", "sample", "evaluate", "translate", "translate_files", "ZooError", "UsageError"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("train", "load", "sample", "evaluate", "translate"):
+    if name in ("train", "load", "sample", "evaluate", "translate", "translate_files"):
         from zoo import api
 
         return getattr(api, name)

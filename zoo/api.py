@@ -16,17 +16,18 @@ from torch import Tensor
 from zoo import checkpoint
 from zoo import device as dev
 from zoo import distributed as dist
-from zoo.capabilities import check_conditions
+from zoo.capabilities import TranslatesFiles, check_conditions
 from zoo.config import SECTIONS
 from zoo.contract import Family, FamilyContext
 from zoo.errors import UsageError, ZooError
 from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
 from zoo.plugins import call_hook, check_loggers, loggers_for
 from zoo.presets import RunConfig, resolve
+from zoo.progress import Progress
 from zoo.registry import get_catalog
 from zoo.run import CONFIG_FILE, Run
 from zoo.restoration import MASK, inpainting_sheet
-from zoo.translation import check_translates, read_sources, translation_sheet
+from zoo.translation import IMAGE_SUFFIXES, check_translates, collect, read_sources, translation_sheet, write_images
 from zoo.samples import PREVIEW_SUFFIX, ImageSamples, Samples
 
 PathLike = str | os.PathLike[str]
@@ -254,6 +255,10 @@ def sample(run_dir: PathLike, n: int = 64, *, seed: int = 0, device: str = "cpu"
     if n <= 0:
         raise UsageError(f"-n must be a positive integer, got {n}")
     model = load(run_dir, device, weights=weights, data_dir=data_dir)
+    if conditions.get("mode") == "predict" or "context" in conditions:  # a family that Predicts declares both; say so for the others
+        from zoo.video import check_predicts
+
+        check_predicts(model)
     mode = conditions.get("mode") if conditions.get("mode") in ("inpaint", "translate") else None  # the core's modes, for any family that Restores / Translates
     if mode:
         conditions = {k: v for k, v in conditions.items() if k != "mode"}
@@ -282,6 +287,41 @@ def translate(run_dir: PathLike, images: Tensor | list[PathLike], *, seed: int =
     size that does not fit is an error unless `resize=True`). Returns N×C×H×W outputs in [0, 1] on the CPU;
     the same seed gives the same outputs. Conditions are the family's (`steps=10` for a flow translator)."""
     model = load(run_dir, device, weights=weights)
+    return _translate_images(model, run_dir, images, seed, resize, batch_size, conditions)
+
+
+def translate_files(run_dir: PathLike, inputs: list[PathLike], out: PathLike, *, seed: int = 0, device: str = "cpu",
+                    weights: Weights = "ema", resize: bool = False, **conditions: Any) -> list[Path]:
+    """Translate files, or folders of them, into `out` under the same relative names, and return the paths
+    written: images for a family that `Translates`, its own formats (audio, scores, clips) for one that
+    `TranslatesFiles`. `out` may not be a folder the inputs are in, so no input is overwritten."""
+    model = load(run_dir, device, weights=weights)
+    files_translator = isinstance(model, TranslatesFiles)
+    if not files_translator:
+        check_translates(model)
+    found = collect([Path(f) for f in inputs], model.input_suffixes if files_translator else IMAGE_SUFFIXES)
+    folder = Path(out)
+    if any(folder.resolve() == f.resolve().parent for f, _ in found):
+        raise UsageError(f"--out {out} is where inputs are; choose another folder so no input is overwritten")
+    targets = [folder / name for _, name in found]
+    for parent in {t.parent for t in targets}:
+        parent.mkdir(parents=True, exist_ok=True)
+    if not files_translator:
+        write_images(_translate_images(model, run_dir, [f for f, _ in found], seed, resize, 64, conditions), targets)
+        return targets
+    conditions = check_conditions(model.conditions, conditions)
+    dev.seed_everything(seed)
+    gen = torch.Generator(model.device).manual_seed(seed)
+    precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
+    written = []
+    with torch.no_grad(), dev.autocast(model.device, precision), Progress(len(found), "translating", "files", delay=5.0) as bar:
+        for (file, _), target in bar.each(list(zip(found, targets))):
+            written.append(model.translate_file(file, target, generator=gen, **conditions))
+    return written
+
+
+def _translate_images(model: Family, run_dir: PathLike, images: Tensor | list[PathLike], seed: int, resize: bool,
+                      batch_size: int, conditions: dict[str, Any]) -> Tensor:
     translator = check_translates(model)
     if isinstance(images, Tensor):
         if tuple(images.shape[1:]) != tuple(translator.source_shape):

@@ -55,6 +55,17 @@ class Translates(Protocol):
 
 
 @runtime_checkable
+class TranslatesFiles(Protocol):
+    """Translates files that are not plain images (audio clips, scores, videos): `zoo translate` hands each
+    input whose suffix is in `input_suffixes` to `translate_file`, which writes its result at `out` (the
+    suffix changed to the family's output format where it must be) and returns the path it wrote."""
+
+    input_suffixes: tuple[str, ...]
+
+    def translate_file(self, source: Path, out: Path, generator: torch.Generator | None = None, **conditions: Any) -> Path: ...
+
+
+@runtime_checkable
 class Chats(Protocol):
     """Converses: `chat_prompt(messages)` renders a conversation ([{role, content}]) with the model's chat template
     up to the assistant's cue (token ids, 1-D; a UsageError for a model without a template), and `reply` continues

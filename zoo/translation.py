@@ -209,6 +209,30 @@ def source_shape(info: dict[str, Any], data_config: Any) -> tuple[int, int, int]
     return channels, size, size
 
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+
+
+def collect(inputs: list[Path], suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[tuple[Path, Path]]:
+    """(file, name to write it under) for each input: a file keeps its name, a folder's files with one of
+    `suffixes` keep their paths relative to it."""
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        if item.is_dir():
+            files = sorted(f for f in item.rglob("*") if f.is_file() and f.suffix.lower() in suffixes)
+            if not files:
+                raise UsageError(f"{item} holds no files this run translates ({', '.join(suffixes)})")
+            found += [(f, f.relative_to(item)) for f in files]
+        elif item.is_file():
+            found.append((item, Path(item.name)))
+        else:
+            raise UsageError(f"{item}: no such file or folder")
+    names = [name for _, name in found]
+    clashes = sorted({str(n) for n in names if names.count(n) > 1})
+    if clashes:
+        raise UsageError(f"two inputs would be written as {', '.join(clashes[:3])}; translate them in separate calls")
+    return found
+
+
 def check_translates(model: Any) -> Translates:
     if not isinstance(model, Translates):
         raise UsageError(f"the {type(model).__name__} family cannot translate images (it lacks the Translates capability); "
