@@ -25,6 +25,13 @@ def register_metrics(register: Callable[[str, Any], None]) -> None:
 
 
 @hookspec
+def register_constraints(register: Callable[[str, Any], None]) -> None:
+    """Register decoding constraints for token models: `register(name, factory)`, the factory (or "module:attr")
+    called as `factory(vocab, n)` with each token id's text and the number of samples, returning a
+    `zoo.nn.gpt.Rule`; text models take one with `zoo sample RUN --set constrain=NAME`."""
+
+
+@hookspec
 def register_presets(register: Callable[..., None]) -> None:
     """Register named presets: `register(name, preset_dict)`, or `register(path)` for a presets YAML file."""
 

@@ -5,6 +5,8 @@ Everything is registered as "module:attr" strings, so listing the catalog import
 """
 from __future__ import annotations
 
+from typing import Any
+
 from zoo.hookspecs import hookimpl
 
 
@@ -25,3 +27,27 @@ def register_metrics(register) -> None:
     register("music_stats", "zoo_music.metrics:MUSIC_STATS")
     register("in_key", "zoo_music.metrics:IN_KEY")
     register("abc_metre", "zoo_music.metrics:ABC_METRE")
+
+
+@hookimpl
+def register_constraints(register) -> None:
+    register("metre", "zoo_music.metre:metre_rule")
+
+
+@hookimpl
+def on_samples(run: Any, step: int, samples: Any, paths: list[Any]) -> None:
+    """Texts written one a file (`zoo sample RUN --out folder/`) that hold ABC tunes get a MIDI and a WAV
+    rendering of each tune music21 reads beside them (NNNNN-K.mid, NNNNN-K.wav)."""
+    from pathlib import Path
+
+    from zoo.samples import TextSamples
+
+    if not isinstance(samples, TextSamples):
+        return
+    texts = [Path(p) for p in paths if Path(p).suffix == ".txt"]
+    if len(texts) != len(samples.texts) or not any("\nK:" in "\n" + t for t in samples.texts):
+        return
+    from zoo_music.render import tune_files
+
+    for text, path in zip(samples.texts, texts):
+        tune_files(text, path.with_suffix(""))

@@ -8,7 +8,8 @@
     in_key                share of sampled notes whose pitch class is in each piece's detected key
                           (Krumhansl-Schmuckler); higher is better, the test pieces' share beside it
     abc_metre             text models: share of finished generated tunes music21 parses with a consistent
-                          metre (zoo_music.tunes.metre_consistent); higher is better, the test tunes' beside it
+                          metre (zoo_music.tunes.metre_consistent); higher is better, the test tunes' beside it;
+                          sampled with --set constrain=metre, the protocol holds what the constraint cost
 """
 from __future__ import annotations
 
@@ -158,7 +159,8 @@ class AbcMetre(Metric):
     higher_is_better = True
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
-        generated = [tune for text in ctx.samples(model).texts for tune in tunes.finished_tunes(text)]
+        samples = ctx.samples(model)
+        generated = [tune for text in samples.texts for tune in tunes.finished_tunes(text)]
         consistent = sum(tunes.metre_consistent(tune) for tune in generated)
 
         def reference() -> float:
@@ -168,7 +170,8 @@ class AbcMetre(Metric):
         values = {self.name: consistent / len(generated) if generated else 0.0, "abc_tunes": float(len(generated)),
                   "abc_metre_test": ctx.cached(CacheKey("abc-metre-test"), reference)}
         return MetricResult(values, {"num_samples": ctx.num_samples, "seed": ctx.seed, "tunes": len(generated), "unparsed_or_inconsistent": len(generated) - consistent,
-                                     "rule": f"music21 parses it; no bar over the metre; short bars only at section edges but for at most {tunes.SLIPS}", "reference": f"{ctx.config.data.dataset}/test"})
+                                     "rule": f"music21 parses it; no bar over the metre; short bars only at section edges but for at most {tunes.SLIPS}", "reference": f"{ctx.config.data.dataset}/test",
+                                     **({"constraint": samples.meta["constraint"]} if "constraint" in samples.meta else {})})
 
 
 PITCH_CLASS_DISTANCE = PitchClassDistance()

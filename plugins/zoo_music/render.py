@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from zoo.samples import png_bytes, wav_bytes
+from zoo.samples import atomic_write_bytes, png_bytes, wav_bytes
 from zoo_music.scores import LOWEST
 
 TEMPO = 100  # quarter notes per minute
 TICKS = 480  # MIDI ticks per quarter note
+TUNE_FRAMES_PER_QUARTER = 12  # ABC tunes' grid: semiquavers (3 frames) and triplet quavers (4) fall on it
 SAMPLE_RATE = 16000
 HARMONICS = ((1, 1.0), (2, 0.4), (3, 0.2), (4, 0.1))  # (multiple of the fundamental, amplitude): a soft organ-like tone
 ATTACK, DECAY, SUSTAIN, RELEASE = 0.01, 0.3, 0.6, 0.08  # seconds, seconds, level, seconds
@@ -71,6 +73,25 @@ def synthesize(roll: np.ndarray, frames_per_quarter: int, tempo: float = TEMPO, 
 
 def wav_file(roll: np.ndarray, frames_per_quarter: int, tempo: float = TEMPO) -> bytes:
     return wav_bytes(torch.from_numpy(synthesize(roll, frames_per_quarter, tempo)), SAMPLE_RATE)
+
+
+def tune_files(text: str, stem: Path) -> list[Path]:
+    """Each finished ABC tune in `text` that music21 reads, as STEM-K.mid and STEM-K.wav (K from 0): the
+    notes on a grid of twelve frames a quarter note (semiquavers and triplets fall on it), rendered as
+    the chorales are. Tunes music21 cannot read are skipped."""
+    from zoo_music import scores, tunes
+
+    written = []
+    for k, tune in enumerate(tunes.finished_tunes(text)):
+        score = tunes.parse(tune)
+        if score is None:
+            continue
+        roll = scores.score_roll(score, TUNE_FRAMES_PER_QUARTER)
+        for suffix, write in ((".mid", midi_bytes), (".wav", wav_file)):
+            path = stem.with_name(f"{stem.name}-{k}{suffix}")
+            atomic_write_bytes(path, write(roll, TUNE_FRAMES_PER_QUARTER))
+            written.append(path)
+    return written
 
 
 def sheet_png(rolls: np.ndarray, meta: dict[str, Any], scale: int = 3) -> bytes:

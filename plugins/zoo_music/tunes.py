@@ -89,18 +89,26 @@ def finished_tunes(text: str) -> list[str]:
     return out
 
 
-def metre_consistent(tune: str) -> bool:
-    """Whether music21 parses `tune` into bars that fit its metre: no bar longer than the time
-    signature (music21 splits one, inventing a metre change the tune never declares), and short bars only where a section starts or ends (pickups, first/second endings),
-    but for at most SLIPS of them (music21 mis-times some tuplets and grace notes; O'Neill's own
-    transcriptions have such bars: docs/music.md gives the test tunes' rate)."""
+def parse(tune: str) -> Any:
+    """music21's Score of an ABC tune, or None when music21 cannot read it (its doubts kept quiet)."""
     from music21 import converter
 
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):  # music21's ABC reader prints its doubts
             warnings.simplefilter("ignore")
             score = converter.parse(tune, format="abc")
-    except Exception:  # noqa: BLE001 - a generated tune may break music21 in any way; it just fails the check
+    except Exception:  # noqa: BLE001 - a generated tune may break music21 in any way
+        return None
+    return score if score.flatten().notes else None
+
+
+def metre_consistent(tune: str) -> bool:
+    """Whether music21 parses `tune` into bars that fit its metre: no bar longer than the time
+    signature (music21 splits one, inventing a metre change the tune never declares), and short bars only where a section starts or ends (pickups, first/second endings),
+    but for at most SLIPS of them (music21 mis-times some tuplets and grace notes; O'Neill's own
+    transcriptions have such bars: docs/music.md gives the test tunes' rate)."""
+    score = parse(tune)
+    if score is None:
         return False
     part: Any = score.parts[0] if getattr(score, "parts", None) else score
     bars = list(part.getElementsByClass("Measure"))

@@ -115,6 +115,7 @@ class TextFamily(Family):
         Condition("top_k", int, None, "sample among the k most likely tokens"),
         Condition("top_p", float, None, "sample among the most likely tokens holding this much probability (nucleus)"),
         Condition("stream", object, None, "a callable receiving each new piece of text (n == 1 only)"),
+        Condition("constrain", str, None, "a decoding constraint a plugin registers (character models), e.g. metre: ABC bars that keep their metre"),
     )
     tiny: ClassVar[dict[str, Any]] = {
         "model.n_layer": 1, "model.n_head": 2, "model.n_embd": 16, "model.block_size": 16, "model.bpe_vocab_size": 300,
@@ -249,10 +250,12 @@ class TextFamily(Family):
     def sample(
         self, n: int, generator: torch.Generator | None = None, prompt: str = "", max_new_tokens: int | None = None,
         temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, stream: Callable[[str], Any] | None = None,
+        constrain: str | None = None,
     ) -> TextSamples:
         """`n` continuations of `prompt` (each text starts with the prompt); `stream(piece)` receives the
         prompt, then each new piece of text as it is generated (n == 1 only). `max_new_tokens` defaults
-        to model.max_new_tokens."""
+        to model.max_new_tokens. `constrain` names a registered decoding constraint (`constrained`); what
+        it cost goes into the samples' meta."""
         tokenizer = self.tokenizer
         max_new_tokens = self.config.max_new_tokens if max_new_tokens is None else max_new_tokens
         if max_new_tokens <= 0:
@@ -272,22 +275,41 @@ class TextFamily(Family):
         self.check_prompt(ids)
         if stream is not None and prompt:
             stream(prompt)
-        rows = self.continue_ids(ids.to(self.device).expand(n, -1), max_new_tokens, generator, temperature, top_k, top_p, stream)
+        steered = self.constrained(constrain, n)
+        rows = self.continue_ids(ids.to(self.device).expand(n, -1), max_new_tokens, generator, temperature, top_k, top_p, stream, model=steered)
         texts = [prompt + tok.decode(tokenizer, row) for row in rows]
-        return TextSamples(texts, meta={"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p})
+        meta = {"prompt": prompt, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+        if steered is not None:
+            steps = max(1, steered.calls * n)
+            meta["constraint"] = {"name": constrain, "samples": n, "steps": steered.calls * n, "masked_share": steered.masked_mass / steps,
+                                  "nats_per_token": steered.nats / steps, "nats_per_sample": steered.nats / n}
+        return TextSamples(texts, meta=meta)
+
+    def constrained(self, name: str | None, n: int) -> gpt.Steered | None:
+        """This model steered by the decoding constraint a plugin registered as `name` (None: none)."""
+        if name is None:
+            return None
+        from zoo.registry import get_catalog
+
+        if not tok.is_char(self.tokenizer):
+            raise UsageError(f"constrain={name} reads characters; this model's tokenizer is {self.config.tokenizer} (train with model.tokenizer=char)")
+        factory = get_catalog().get("constraints", name).load()
+        vocab = [tok.decode(self.tokenizer, [i]) for i in range(self.info["vocab_size"])]
+        return gpt.Steered(self, factory(vocab, n))
 
     def continue_ids(
         self, ids: Tensor, max_new_tokens: int, generator: torch.Generator | None, temperature: float, top_k: int | None,
-        top_p: float | None, stream: Callable[[str], Any] | None = None, stop: frozenset[int] = frozenset(),
+        top_p: float | None, stream: Callable[[str], Any] | None = None, stop: frozenset[int] = frozenset(), model: gpt.Autoregressive | None = None,
     ) -> list[list[int]]:
         """The new tokens after ids N×T0, row 0's streamed as text to `stream`; a row ends before its first
         `stop` token, and generation once every row has one. A pretrained model decodes on one CPU thread:
         a token's small matrix products gain little from a second thread and lose much when the cores are
-        shared (SmolLM2-135M: 6 against 2 tokens/s on 2 busy cores)."""
+        shared (SmolLM2-135M: 6 against 2 tokens/s on 2 busy cores). `model`: what draws the tokens, when
+        not this model itself (a constrained view of it, gpt.Steered)."""
         pieces, new = Pieces(self.tokenizer), []
         ended, stops = torch.zeros(len(ids), dtype=torch.bool), torch.tensor(sorted(stop), dtype=torch.long)
         with single_thread(self.device) if self.config.arch == "pretrained" else contextlib.nullcontext():
-            for token in gpt.steps(self, ids, max_new_tokens, generator, temperature, top_k, top_p):
+            for token in gpt.steps(model or self, ids, max_new_tokens, generator, temperature, top_k, top_p):
                 new.append(token)
                 if stop:
                     ended |= torch.isin(token[:, 0].cpu(), stops)

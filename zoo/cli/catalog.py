@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from zoo.cli.options import parse_sets
-from zoo.registry import get_catalog
+from zoo.registry import KINDS, get_catalog
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
@@ -117,7 +117,7 @@ def plugins(as_json: bool) -> None:
 
     pm = get_plugin_manager()
     registered = get_catalog().by_plugin()
-    empty = {"models": [], "datasets": [], "metrics": [], "presets": []}
+    empty: dict[str, list[str]] = {kind: [] for kind in KINDS}
     rows = [
         {"name": name, "version": VERSIONS.get(name, "?"), "status": "ok", "reason": None, "hooks": hook_names(pm, plugin), **registered.get(name, empty)}
         for name, plugin in pm.list_name_plugin()
@@ -132,7 +132,7 @@ def plugins(as_json: bool) -> None:
         if row["status"] == "failed":
             click.echo(f"{row['name']} {row['version']}  failed: {row['reason']}")
             continue
-        parts = [f"{kind}: {', '.join(row[kind])}" for kind in ("models", "datasets", "metrics", "presets") if row[kind]]
+        parts = [f"{kind}: {', '.join(row[kind])}" for kind in KINDS if row[kind]]
         if row["name"] != "zoo (registry.yaml)":
             parts.insert(0, f"hooks: {', '.join(row['hooks']) or 'none'}")
         click.echo(f"{row['name']} {row['version']}" + "".join(f"\n  {p}" for p in parts))

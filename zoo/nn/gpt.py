@@ -274,6 +274,46 @@ def generate(
     return torch.cat([ids, *steps(model, ids, max_new_tokens, generator, temperature, top_k, top_p, use_cache)], 1)
 
 
+class Rule(Protocol):
+    """Which tokens may come next, per row: `observe` sees the prompt, then each new token (N×k ids);
+    `allowed` answers N×V bool for the next position."""
+
+    def observe(self, ids: Tensor) -> None: ...
+
+    def allowed(self, device: torch.device) -> Tensor: ...
+
+
+class Steered:
+    """A model seen through `steps` with the tokens a `rule` forbids at -inf (constrained decoding), and
+    what that costs under the model's own distribution (temperature 1): `masked_mass` sums, over rows
+    and steps, the probability the rule took away (the chance an unconstrained draw would have broken
+    it), `nats` sums -log of the probability left (the log-likelihood the constraint gives up)."""
+
+    def __init__(self, model: Autoregressive, rule: Rule) -> None:
+        self.model, self.rule, self.window = model, rule, model.window
+        self.calls, self.masked_mass, self.nats = 0, 0.0, 0.0
+
+    def __call__(self, ids: Tensor) -> Tensor:
+        return self.steer(ids, self.model(ids))
+
+    def decode(self, ids: Tensor, state: Any) -> tuple[Tensor, Any]:
+        logits, state = self.model.decode(ids, state)
+        return self.steer(ids, logits), state
+
+    def steer(self, ids: Tensor, logits: Tensor) -> Tensor:
+        """`steps` asks once per new token; the first time it hands the prompt, later the newest token
+        last (a cache restart hands a window ending with it)."""
+        self.rule.observe(ids if self.calls == 0 else ids[:, -1:])
+        self.calls += 1
+        allowed = self.rule.allowed(logits.device)  # N×V
+        left = (logits[:, -1].float().softmax(-1) * allowed).sum(-1).clamp_min(1e-30)  # N
+        self.masked_mass += float((1 - left).clamp_min(0).sum())
+        self.nats += float(-left.log().sum())
+        logits = logits.clone()
+        logits[:, -1] = logits[:, -1].masked_fill(~allowed, float("-inf"))
+        return logits
+
+
 class GPT(nn.Module):
     """A causal language model over token ids 0..vocab_size-1 with a context of `block_size` positions."""
 
