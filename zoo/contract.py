@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from zoo.evaluation import EvalContext
     from zoo.samples import Samples
 
-Modality = Literal["image", "text", "audio", "music"]
+Modality = Literal["image", "text", "audio", "music", "video"]
 
 
 @dataclass

@@ -36,6 +36,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "audio": "zoo_audio",
     "music": "zoo_music",
     "translate": "zoo_translate",
+    "video": "zoo_video",
     "tensorboard": "zoo_tensorboard",
     "mlflow": "zoo_mlflow",
     "wandb": "zoo_wandb",

@@ -16,7 +16,7 @@ import torch
 
 from zoo.errors import UsageError
 
-PREVIEW_SUFFIX = {"image": ".png", "audio": ".wav", "text": ".txt", "music": ".png"}  # a preview file per modality (music: its piano roll)
+PREVIEW_SUFFIX = {"image": ".png", "audio": ".wav", "text": ".txt", "music": ".png", "video": ".gif"}  # a preview file per modality (music: its piano roll)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what a picture (a grid, spectrograms, piano rolls) may be saved as
 
 
@@ -110,6 +110,67 @@ class ImageSamples(Samples):
             atomic_write_bytes(path, png_bytes(image, {**self.meta, "index": i}))
             paths.append(path)
         return paths
+
+
+@dataclass
+class VideoSamples(Samples):
+    """Clips N×T×C×H×W in [0, 1] played at `fps`. A .gif or .mp4 path writes them tiled into one animation,
+    a .png/.jpg path a frame sheet (time across, clips down), a folder one GIF per clip plus the sheet."""
+
+    clips: torch.Tensor
+    fps: int = 8
+    nrow: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"clips": self.clips.float().cpu().numpy(), "fps": np.array(self.fps)}
+
+    def save_combined(self, out: Path) -> list[Path]:
+        from zoo import video
+
+        suffix = out.suffix.lower()
+        if suffix == ".gif":
+            atomic_write_bytes(out, video.gif_bytes(video.tile(self.clips, self.nrow), self.fps, video.describe(self.meta)))
+        elif suffix == ".mp4":
+            atomic_write_bytes(out, video.mp4_bytes(video.tile(self.clips, self.nrow), self.fps))
+        elif suffix in IMAGE_SUFFIXES:
+            atomic_write_bytes(out, image_file_bytes(self._repr_png_(), out.suffix, self.meta))
+        else:
+            raise UsageError(f"cannot write clips to {out}: use a .gif or .mp4 path (one animation), a .png or .jpg path "
+                             "(frame sheet), a .npz path or a folder")
+        return [out]
+
+    def _repr_png_(self) -> bytes:
+        """The frame sheet: time across, clips down."""
+        from zoo import video
+
+        return png_bytes(video.sheet(self.clips), {**self.meta, "fps": self.fps})
+
+    def _repr_html_(self) -> str:
+        """The clips as one looping GIF beside the frame sheet (Jupyter, zoo report, zoo serve)."""
+        from zoo import video
+
+        gif = base64.b64encode(video.gif_bytes(video.tile(self.clips, self.nrow), self.fps)).decode()
+        png = base64.b64encode(self._repr_png_()).decode()
+        n, t, _, h, w = self.clips.shape
+        scale = max(1, min(4, 256 // max(1, w * int(np.ceil(np.sqrt(n))))))
+        return (f'<div class="zoo-video"><img alt="{n} clips of {t} frames" src="data:image/gif;base64,{gif}" '
+                f'style="image-rendering:pixelated;zoom:{scale};margin-right:12px;vertical-align:top">'
+                f'<img alt="frame sheet: time across, clips down" src="data:image/png;base64,{png}" style="image-rendering:pixelated;vertical-align:top">'
+                f"<div class=\"small muted\">{n} clips · {t} frames of {w}×{h} · {self.fps} fps</div></div>")
+
+    def save_each(self, folder: Path) -> list[Path]:
+        from zoo import video
+
+        paths = []
+        for i, clip in enumerate(self.clips):
+            path = folder / f"{i:05d}.gif"
+            atomic_write_bytes(path, video.gif_bytes(clip, self.fps))
+            paths.append(path)
+        atomic_write_bytes(folder / "sheet.png", self._repr_png_())
+        return paths + [folder / "sheet.png"]
 
 
 def png_bytes(image: torch.Tensor, meta: dict[str, Any]) -> bytes:

@@ -93,13 +93,17 @@ class Diffusion(Family):
         if any(level >= len(config.widths) for level in config.attention):
             raise UsageError(f"model.attention levels must be below len(model.widths)={len(config.widths)}, got {config.attention}")
         self.shape = self.array_shape(config, info)
+        self.num_classes: int = info["num_classes"] if config.conditional else 0  # capabilities.Conditional
+        self.path = Path(config.schedule, config.objective)
+        self.unet = self.network(config, info)
+
+    def network(self, config: DiffusionConfig, info: dict[str, Any]) -> torch.nn.Module:
+        """What predicts the objective's target from (x_t, t, labels, cond): the image UNet on C×H×W arrays here."""
         if any(side % 2 ** (len(config.widths) - 1) for side in self.shape[1:]):
             raise UsageError(f"the data's size {self.shape[1]}×{self.shape[2]} must be divisible by {2 ** (len(config.widths) - 1)} "
                              f"for {len(config.widths)} UNet levels (model.widths)")
-        self.num_classes: int = info["num_classes"] if config.conditional else 0  # capabilities.Conditional
-        self.path = Path(config.schedule, config.objective)
-        self.unet = UNet(UNetConfig(self.shape[0], self.shape[0] + self.cond_channels(info), tuple(config.widths), config.blocks,
-                                    tuple(config.attention), config.heads, config.dropout, self.num_classes))
+        return UNet(UNetConfig(self.shape[0], self.shape[0] + self.cond_channels(info), tuple(config.widths), config.blocks,
+                               tuple(config.attention), config.heads, config.dropout, self.num_classes))
 
     def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, int, int]:
         """C×H×W of one item as the UNet sees it."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.hookspecs import hookimpl
-from zoo.samples import AudioSamples, ImageSamples, TextSamples
+from zoo.samples import AudioSamples, ImageSamples, TextSamples, VideoSamples
 
 MAX_CLIPS = 8  # audio clips logged per sample set
 
@@ -67,6 +67,10 @@ class TensorBoardLogger:
 
             images = samples.images.float().cpu().clamp(0, 1)  # N×C×H×W
             writer.add_image("samples", make_grid(images, nrow=max(1, round(len(images) ** 0.5)), padding=2, pad_value=1.0), step)
+        elif isinstance(samples, VideoSamples):  # the frame sheet (time across, clips down): add_video needs moviepy
+            from zoo.video import sheet
+
+            writer.add_image("samples", sheet(samples.clips[:MAX_CLIPS]), step)
         elif isinstance(samples, AudioSamples):
             for i, wave in enumerate(samples.waves[:MAX_CLIPS].float().cpu()):
                 writer.add_audio(f"samples/{i}", wave.clamp(-1, 1)[None], step, sample_rate=samples.sample_rate)

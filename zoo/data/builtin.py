@@ -55,6 +55,8 @@ def register_datasets(register) -> None:
     register(MNIST.name, MNIST)
     register(FASHION_MNIST.name, FASHION_MNIST)
     register("printed-digits", "zoo.data.printed:PRINTED_DIGITS")  # rendered from the system's fonts, cached
+    register("moving-mnist", "zoo.data.moving_mnist:MOVING_MNIST")  # made from MNIST's files on the fly
+    register("moving-mnist-small", "zoo.data.moving_mnist:MOVING_MNIST_SMALL")
     register("unpaired", "zoo.data.unpaired:UNPAIRED")  # two domains (data.source, data.target) for unpaired translation
     for name, attr in (("image-folder", "own:IMAGE_FOLDER"), ("text-files", "own:TEXT_FILES"), ("audio-folder", "own:AUDIO_FOLDER"),
                        ("paired-folder", "pairs:PAIRED_FOLDER")):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from zoo.config import DataConfig
 from zoo.errors import ZooError
 
-Modality = Literal["image", "text", "audio", "music"]
+Modality = Literal["image", "text", "audio", "music", "video"]
 REPO_DATA = Path(__file__).resolve().parents[2] / "data"  # the checkout's data/, for editable installs
 
 

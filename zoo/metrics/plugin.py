@@ -22,6 +22,8 @@ METRICS = {
     "translation": "zoo.metrics.translation:translation",
     "distinct_n": "zoo.metrics.diversity:distinct",
     "nll": "zoo.metrics.likelihood:nll",
+    "prediction": "zoo.metrics.video:prediction",
+    "clip_restoration": "zoo.metrics.video:clip_restoration",
 }
 
 

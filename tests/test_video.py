@@ -1,0 +1,206 @@
+"""Video: the Moving MNIST generator, clip files (GIF, MP4, sheets), OpenSTL-convention prediction scores, the
+space-time blocks, and the video families' contracts (ConvLSTM, video flow generation and prediction, restoration)."""
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.data.moving_mnist import MovingMNIST, SmallMovingMNISTConfig, render, trajectories
+from zoo.errors import UsageError
+from zoo.metrics.video import baselines, frame_mae, frame_mse, frame_psnr_ssim
+from zoo.samples import VideoSamples
+from zoo.testing import FamilyContract, dataset_installed
+from zoo import video
+
+needs_mnist = pytest.mark.skipif(not dataset_installed("mnist"), reason="MNIST is not installed here")
+
+
+# ---- the generator ------------------------------------------------------------------------------
+def test_trajectory_bounces_like_the_hand_computed_one() -> None:
+    """Start at (0.95, 0.5) moving +x at step 0.1: 1.05 clamps to 1 and reverses, then 0.9, 0.8; y never moves."""
+    pos = trajectories(torch.tensor([[0.5, 0.95]]), torch.tensor([[0.0, 1.0]]), 4, 0.1)[0]
+    assert torch.allclose(pos[:, 1], torch.tensor([1.0, 0.9, 0.8, 0.7]))
+    assert torch.allclose(pos[:, 0], torch.full((4,), 0.5))
+    # a diagonal start bounces off the low border on both axes at once, then keeps its speed
+    pos = trajectories(torch.tensor([[0.05, 0.05]]), torch.tensor([[-0.6, -0.8]]), 3, 0.1)[0]
+    assert torch.allclose(pos[0], torch.tensor([0.0, 0.0]))
+    assert torch.allclose(pos[1], torch.tensor([0.06, 0.08])) and torch.allclose(pos[2], torch.tensor([0.12, 0.16]))
+
+
+def test_constant_speed_between_bounces() -> None:
+    gen = torch.Generator().manual_seed(0)
+    theta = torch.rand(64, generator=gen) * 2 * math.pi
+    pos = trajectories(torch.rand(64, 2, generator=gen) * 0.6 + 0.2, torch.stack([theta.sin(), theta.cos()], -1), 20, 0.05)
+    steps = (pos[:, 1:] - pos[:, :-1]).norm(dim=-1)
+    inside = ((pos[:, 1:] > 0) & (pos[:, 1:] < 1) & (pos[:, :-1] > 0) & (pos[:, :-1] < 1)).all(-1)
+    assert inside.float().mean() > 0.5 and torch.allclose(steps[inside], torch.full_like(steps[inside], 0.05), atol=1e-6)
+
+
+def test_render_places_digits_and_combines_by_maximum() -> None:
+    digits = torch.zeros(1, 2, 3, 3)
+    digits[0, 0, 0, 0], digits[0, 1, 2, 2] = 0.4, 0.9
+    digits[0, 0, 1, 1], digits[0, 1, 0, 0] = 0.7, 0.2  # both land on canvas (3, 3) at frame 0: the maximum wins
+    offsets = torch.tensor([[[[2, 2]], [[3, 3]]]])  # N×D×T×2 (row, column)
+    frame = render(digits, offsets, 8)[0, 0, 0]
+    assert frame[2, 2] == 0.4 and frame[5, 5] == 0.9 and frame[3, 3] == 0.7 and frame.count_nonzero() == 3
+
+
+@needs_mnist
+def test_fixed_test_set_checksum() -> None:
+    """The fixed test set is the same sequences on every machine: first 64 sequences' bytes and digits."""
+    from zoo.data import get_spec, load_dataset
+
+    for name, frames, labels in (("moving-mnist", "b6432dc544a22cc6", "ce391e9a2e29ddfa"), ("moving-mnist-small", "64af7740d81d1446", "7ba33b01bff23ff4")):
+        test = load_dataset(get_spec(name).config(dataset=name), "test")
+        batch = test.batch(torch.arange(64))
+        assert batch["x"].shape == ((64, 20, 1, 64, 64) if name == "moving-mnist" else (64, 10, 1, 32, 32))
+        x = (batch["x"] * 255).round().to(torch.uint8)
+        assert hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16] == frames
+        assert hashlib.sha256(batch["digits"].numpy().tobytes()).hexdigest()[:16] == labels
+
+
+def test_train_batches_are_fresh_and_follow_the_global_seed() -> None:
+    images = torch.randint(0, 256, (20, 16, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    data = MovingMNIST(images, torch.arange(20) % 10, SmallMovingMNISTConfig(dataset="moving-mnist-small"), "train")
+    torch.manual_seed(1)
+    a, b = data.batch(torch.arange(4)), data.batch(torch.arange(4))
+    torch.manual_seed(1)
+    again = data.batch(torch.arange(4))
+    assert not torch.equal(a["x"], b["x"]) and torch.equal(a["x"], again["x"])
+    assert a["x"].shape == (4, 10, 1, 32, 32) and a["direction"].max() < 8
+
+
+# ---- clip files ---------------------------------------------------------------------------------
+def clips(n: int = 2, t: int = 5, c: int = 1, size: int = 12) -> torch.Tensor:
+    return (torch.rand(n, t, c, size, size, generator=torch.Generator().manual_seed(0)) * 255).round() / 255
+
+
+def test_gif_round_trip_is_exact_for_grey(tmp_path: Path) -> None:
+    x = clips(1)
+    VideoSamples(x, nrow=1).save(tmp_path / "a.gif")
+    back = video.clip_tensor(video.read_clip(tmp_path / "a.gif"))
+    assert back.shape == (5, 1, 12, 12) and torch.equal(back, x[0])  # one clip is written as itself
+    VideoSamples(clips(2), nrow=2).save(tmp_path / "b.gif")
+    back = video.clip_tensor(video.read_clip(tmp_path / "b.gif"))
+    assert back.shape == (5, 1, 16, 30) and torch.equal(back[:, :, 2:14, 2:14], clips(2)[0])  # tiled, 2-pixel white borders
+
+
+def test_mp4_round_trip_is_close(tmp_path: Path) -> None:
+    x = torch.zeros(1, 6, 3, 16, 16)
+    x[0, :, 0, 4:12, 4:12] = 1.0  # a red square on black: flat areas, as H.264 keeps them
+    (tmp_path / "a.mp4").write_bytes(video.mp4_bytes(x[0]))
+    back = video.clip_tensor(video.read_clip(tmp_path / "a.mp4", channels=3))
+    assert back.shape == (6, 3, 16, 16) and (back - x[0]).abs().mean() < 0.02
+    import av
+
+    with av.open(str(tmp_path / "a.mp4")) as container:
+        assert container.streams.video[0].codec_context.name == "h264"
+
+
+def test_sheet_and_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    files = VideoSamples(clips(2, 3)).save(tmp_path / "out")
+    assert [f.name for f in files] == ["00000.gif", "00001.gif", "sheet.png", "samples.json"]
+    with Image.open(tmp_path / "out" / "sheet.png") as sheet:
+        assert sheet.size == (3 * 14 + 2, 2 * 14 + 2)  # time across, clips down
+    with pytest.raises(UsageError, match=".gif or .mp4"):
+        VideoSamples(clips()).save(tmp_path / "x.wav")
+    assert "image/gif" in VideoSamples(clips())._repr_html_()
+
+
+def test_context_errors(tmp_path: Path) -> None:
+    VideoSamples(clips(1, 3)).save(tmp_path / "frames")
+    clip = tmp_path / "frames" / "00000.gif"
+    assert video.read_context(clip, (1, 12, 12), 3).shape == (1, 3, 1, 12, 12)
+    with pytest.raises(UsageError, match="has 3 frame"):
+        video.read_context(clip, (1, 12, 12), 5)
+    with pytest.raises(UsageError, match="predicts 16×16"):
+        video.read_context(clip, (1, 16, 16), 2)
+    with pytest.raises(UsageError, match="no such file"):
+        video.read_context(tmp_path / "none.gif", (1, 12, 12), 2)
+    (tmp_path / "bad.gif").write_bytes(b"GIF89a broken")
+    with pytest.raises(UsageError, match="cannot read"):
+        video.read_context(tmp_path / "bad.gif", (1, 12, 12), 2)
+
+
+# ---- scores -------------------------------------------------------------------------------------
+def test_openstl_mse_closed_form() -> None:
+    """Zeros vs 0.5 on 4×4 frames: each frame's squared error sums to 16·0.25 = 4; one pixel off by a in one of
+    two frames gives a²/2; MAE sums absolute errors the same way."""
+    true = torch.full((3, 2, 1, 4, 4), 0.5)
+    assert frame_mse(torch.zeros_like(true), true) == pytest.approx(4.0)
+    assert frame_mae(torch.zeros_like(true), true) == pytest.approx(8.0)
+    pred = true.clone()
+    pred[:, 0, 0, 1, 2] += 0.3
+    assert frame_mse(pred, true) == pytest.approx(0.09 / 2)
+    p, s = frame_psnr_ssim(true, true)
+    assert p == 100.0 and s == pytest.approx(1.0)
+
+
+def test_baselines() -> None:
+    context = torch.arange(3.0).view(1, 3, 1, 1, 1).expand(1, 3, 1, 2, 2)
+    b = baselines(context, 2)
+    assert torch.equal(b["copy_last"], torch.full((1, 2, 1, 2, 2), 2.0)) and torch.equal(b["mean_frame"], torch.full((1, 2, 1, 2, 2), 1.0))
+
+
+# ---- blocks -------------------------------------------------------------------------------------
+def test_spacetime_unet_starts_at_zero_and_mixes_time() -> None:
+    from zoo.nn.spacetime import SpaceTimeUNet
+
+    torch.manual_seed(0)
+    net = SpaceTimeUNet(1, 1, [4, 8], emb=8)
+    x = torch.rand(2, 5, 1, 8, 8)
+    assert net(x, torch.rand(2, 8)).abs().max() == 0  # zero head
+    for p in net.parameters():  # every layer live: a change to frame 0 must reach frame 1 through the temporal convs
+        torch.nn.init.normal_(p, std=0.2)
+    emb = torch.rand(2, 8)
+    x2 = x.clone()
+    x2[:, 0] += 1
+    assert (net(x2, emb)[:, 1] - net(x, emb)[:, 1]).abs().max() > 0
+
+
+# ---- families -----------------------------------------------------------------------------------
+class TestConvLSTMContract(FamilyContract):
+    preset = "convlstm-mmnist"
+
+
+class TestVideoPredictContract(FamilyContract):
+    preset = "predict-mmnist"
+
+
+class TestVideoFlowContract(FamilyContract):
+    preset = "flow-mmnist"
+
+
+class TestVideoRestoreContract(FamilyContract):
+    preset = "denoise-mmnist"
+
+
+@needs_mnist
+def test_predict_mode_on_a_generating_family_and_bad_contexts(tmp_path: Path) -> None:
+    import zoo
+
+    tiny = {"train.log_every": 1, "train.sample_every": 0, "train.checkpoint_every": 0, "eval.num_samples": 8}
+    from zoo_diffusion.video import VideoFlowFamily, VideoPredictFamily
+
+    flow = zoo.train("flow-mmnist", steps=2, out=tmp_path / "flow", overrides={**tiny, **VideoFlowFamily.tiny}, quiet=True).path
+    with pytest.raises(UsageError, match="cannot predict"):
+        zoo.sample(flow, 2, mode="predict", context=str(tmp_path))
+    pred = zoo.train("predict-mmnist", steps=2, out=tmp_path / "pred", overrides={**tiny, **VideoPredictFamily.tiny}, quiet=True).path
+    with pytest.raises(UsageError, match="needs --context"):
+        zoo.sample(pred, 2, mode="predict")
+    test = zoo.sample(pred, 2, seed=0)
+    assert test.clips.shape == (2, 4, 1, 16, 16) and test.meta["mode"] == "predict-test"
+    clip = tmp_path / "c.gif"
+    VideoSamples(test.clips, nrow=2).save(clip)  # two clips tiled: the wrong size
+    with pytest.raises(UsageError, match="predicts 16×16"):
+        zoo.sample(pred, 2, mode="predict", context=str(clip))
+    (tmp_path / "ok.gif").write_bytes(video.gif_bytes(test.clips[0]))
+    out = zoo.sample(pred, 3, seed=1, mode="predict", context=str(tmp_path / "ok.gif"))
+    assert torch.allclose(out.clips[:, :2], test.clips[:1, :2].expand(3, -1, -1, -1, -1), atol=1 / 255)  # the context is kept
+    assert not torch.equal(out.clips[0, 2:], out.clips[1, 2:])  # different futures per draw

@@ -1,0 +1,103 @@
+"""A factorised space-time U-Net for clips (Ho et al. 2022's video diffusion factorisation, convolutions only):
+every block is a 2-D residual block applied to each frame (frames folded into the batch) followed by a
+temporal convolution across frames at each pixel, so space and time cost (3×3) + 3 taps instead of a 3-D
+kernel's 27. Sizes halve between levels (stride-2 convs per frame; time is never downsampled), skips are
+concatenated on the way up, and an optional embedding (a diffusion time, say) is added inside each block.
+
+Clips are N×T×C×H×W. The temporal convolutions and the head start at zero, so before training each block
+is a per-frame network and the output is zero (a residual on whatever the caller adds it to).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from zoo.errors import UsageError
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(max(1, min(32, channels // 4)), channels)
+
+
+class TemporalConv(nn.Module):
+    """x + conv1d over frames (kernel 3, zero-padded) at every pixel: N×T×C×H×W -> same."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm, self.conv = group_norm(channels), nn.Conv1d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, c, h, w = x.shape
+        y = F.silu(self.norm(x.flatten(0, 1))).unflatten(0, (n, t))  # N×T×C×H×W
+        y = y.permute(0, 3, 4, 2, 1).reshape(n * h * w, c, t)  # (N·H·W)×C×T
+        y = self.conv(y).reshape(n, h, w, c, t).permute(0, 4, 3, 1, 2)
+        return x + y
+
+
+class SpaceTimeBlock(nn.Module):
+    """Per-frame residual block (GroupNorm, SiLU, 3×3 convs, the embedding added between them), then a temporal conv."""
+
+    def __init__(self, cin: int, cout: int, emb: int) -> None:
+        super().__init__()
+        self.norm1, self.conv1 = group_norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+        self.emb = nn.Linear(emb, cout) if emb else None
+        self.norm2, self.conv2 = group_norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.time = TemporalConv(cout)
+
+    def forward(self, x: Tensor, emb: Tensor | None) -> Tensor:  # x: N×T×cin×H×W, emb: N×E
+        n, t = x.shape[:2]
+        flat = x.flatten(0, 1)
+        h = self.conv1(F.silu(self.norm1(flat)))
+        if self.emb is not None and emb is not None:
+            h = h + self.emb(F.silu(emb)).repeat_interleave(t, 0)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.time((self.skip(flat) + h).unflatten(0, (n, t)))  # N×T×cout×H×W
+
+
+class SpaceTimeUNet(nn.Module):
+    """N×T×cin×S×S (and an embedding N×`emb`) -> N×T×cout×S×S, for S divisible by 2^(len(widths) - 1)."""
+
+    def __init__(self, cin: int, cout: int, widths: list[int], emb: int = 0) -> None:
+        super().__init__()
+        self.levels = len(widths)
+        self.stem = nn.Conv2d(cin, widths[0], 3, padding=1)
+        self.encoder = nn.ModuleList([SpaceTimeBlock(widths[0], widths[0], emb)])
+        self.down = nn.ModuleList()
+        for w_in, w in zip(widths, widths[1:]):
+            self.down.append(nn.Conv2d(w_in, w, 3, stride=2, padding=1))
+            self.encoder.append(SpaceTimeBlock(w, w, emb))
+        self.mid = SpaceTimeBlock(widths[-1], widths[-1], emb)
+        self.up, self.decoder = nn.ModuleList(), nn.ModuleList()
+        for w_in, w in zip(widths[::-1], widths[-2::-1]):
+            self.up.append(nn.Conv2d(w_in, w, 3, padding=1))  # after a nearest 2× upsample
+            self.decoder.append(SpaceTimeBlock(2 * w, w, emb))
+        self.head = nn.Sequential(group_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], cout, 3, padding=1))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def check_size(self, size: int) -> None:
+        factor = 2 ** (self.levels - 1)
+        if size % factor:
+            raise UsageError(f"a space-time U-Net with {self.levels} levels needs data.image_size divisible by {factor}, got {size}; "
+                             f"use fewer model.widths or another data.image_size")
+
+    @staticmethod
+    def frames(layer: nn.Module, x: Tensor) -> Tensor:
+        """A per-frame layer applied to N×T×C×H×W."""
+        return layer(x.flatten(0, 1)).unflatten(0, x.shape[:2])
+
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
+        h = self.encoder[0](self.frames(self.stem, x), emb)
+        skips = []
+        for down, block in zip(self.down, self.encoder[1:]):
+            skips.append(h)
+            h = block(self.frames(down, h), emb)
+        h = self.mid(h, emb)
+        for up, block in zip(self.up, self.decoder):
+            h = self.frames(lambda f: up(F.interpolate(f, scale_factor=2, mode="nearest")), h)
+            h = block(torch.cat([h, skips.pop()], dim=2), emb)
+        return self.frames(self.head, h)  # N×T×cout×S×S
