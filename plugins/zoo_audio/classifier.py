@@ -179,14 +179,20 @@ def data_key(train: TensorData, recipe: str = f"digit-classifier v{VERSION} {Rec
     return h.hexdigest()
 
 
-def cached_classifier(dataset: str, train: TensorData, test: TensorData, device: torch.device | str = "cpu") -> tuple[DigitClassifier, dict[str, Any]]:
-    """The classifier for this training data: loaded from the cache (hash-checked), or trained and cached once."""
-    rate, classes, key = train.info["sample_rate"], train.info["num_classes"], data_key(train)
+def cached_classifier(dataset: str, train: TensorData, test: TensorData, device: torch.device | str = "cpu",
+                      task: str = "digit") -> tuple[DigitClassifier, dict[str, Any]]:
+    """The classifier for this training data: loaded from the cache (hash-checked), or trained and cached once.
+    `task="speaker"`: the same network and recipe on the speaker ids (`speaker`, names in info["speakers"])."""
+    if task == "speaker":
+        train, test = as_speakers(train), as_speakers(test)
+    rate, classes = train.info["sample_rate"], train.info["num_classes"]
+    key = data_key(train) if task == "digit" else data_key(train, f"{task}-classifier v{VERSION} {Recipe()}")
 
     def describe(model: DigitClassifier) -> dict[str, Any]:
         by_input = accuracy_by_input(model, test)
         return {
             "version": VERSION,
+            "task": task,
             "dataset": dataset,
             "data_sha256": key,
             "architecture": f"log-mel({N_MELS}) -> conv5(64)-bn-relu-pool, conv5(64)-bn-relu-pool, conv3(64)-bn-relu -> [mean; max] (features, 128) -> fc",
@@ -198,14 +204,24 @@ def cached_classifier(dataset: str, train: TensorData, test: TensorData, device:
             "test_items": len(test),
             "clip_samples": train.info.get("clip_samples"),
             "device": str(device),
+            **({"classes": train.info["speakers"]} if task == "speaker" else {}),
         }
 
     cached = cached_network(
-        f"{dataset}-{key[:16]}",
+        f"{dataset}-{key[:16]}" if task == "digit" else f"{dataset}-{task}-{key[:16]}",
         build=lambda: DigitClassifier(rate, classes),
-        train=lambda: train_classifier(train, Recipe(), device, f"training the {dataset} digit classifier"),
+        train=lambda: train_classifier(train, Recipe(), device, f"training the {dataset} {task} classifier"),
         describe=describe,
-        title=f"{dataset} digit classifier",
+        title=f"{dataset} {task} classifier",
         device=device,
     )
     return cached.net, cached.card
+
+
+def as_speakers(data: TensorData) -> TensorData:
+    """A split with its speaker ids as the labels `y`, for the speaker classifier."""
+    from zoo.errors import UsageError
+
+    if "speaker" not in data.fields:
+        raise UsageError("this data has no speaker labels; use FSDD, or an audio folder with data.speaker_regex (e.g. ^\\d_([a-z]+)_)")
+    return TensorData({"x": data.fields["x"], "y": data.fields["speaker"]}, {**data.info, "num_classes": len(data.info["speakers"])})

@@ -1,4 +1,5 @@
-"""SpecGAN (Donahue et al. 2019): a DCGAN on log-magnitude spectrograms, turned into audio with Griffin-Lim.
+"""SpecGAN (Donahue et al. 2019): a DCGAN on log-magnitude spectrograms, turned into audio with Griffin-Lim
+(or, with `--set vocoder=RUN`, through a trained vocoder run: zoo.vocoder).
 
 With 16 ms windows (n_fft=128) and 8 ms hops at 8 kHz, an 8192-sample clip is a 64×128 image (the
 Nyquist bin is dropped). As in the paper, every frequency bin is standardised with the training
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from zoo.capabilities import LABEL
 from zoo.contract import FamilyContext
 from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
@@ -23,6 +25,7 @@ from zoo.nn.dcgan import Discriminator, Generator, dcgan_init, plan
 from zoo.nn.gan import GANConfig, GANFamily, discriminator_norm
 from zoo.nn.spectrogram import bin_statistics, denormalize, griffin_lim, spectrogram_images
 from zoo.samples import AudioSamples
+from zoo.vocoder import VOCODER, render
 from zoo_audio.fsdd import clip_seconds
 
 @dataclass
@@ -36,6 +39,7 @@ class SpecGANConfig(GANConfig):
 class SpecGANFamily(GANFamily):
     Config = SpecGANConfig
     modality = "audio"
+    conditions = (LABEL, VOCODER)
     label_hint = "train cspecgan-digits to choose the digit"
     tiny: ClassVar[dict[str, Any]] = {
         "model.nz": 8, "model.ngf": 4, "model.ndf": 4, "model.griffin_lim_iters": 2, "data.batch_size": 8, "data.clip_samples": 1024,
@@ -81,8 +85,9 @@ class SpecGANFamily(GANFamily):
         return clip_seconds(self.info)
 
     def to_samples(self, x: Tensor, labels: Tensor | None, meta: dict[str, Any]) -> AudioSamples:
-        """N×1×F×frames normalised spectrograms -> N×T waves by Griffin-Lim."""
-        cfg = self.config
+        """N×1×F×frames normalised spectrograms -> N×T waves by Griffin-Lim, or the vocoder run `meta["vocoder"]`."""
+        cfg, length = self.config, self.info["clip_samples"]
         logmag = denormalize(x.clamp(-1, 1)[:, 0], self.spec_mean, self.spec_std)
-        waves = griffin_lim(logmag, cfg.n_fft, cfg.hop, self.info["clip_samples"], cfg.griffin_lim_iters)
+        settings = {"sample_rate": self.info["sample_rate"], "n_fft": cfg.n_fft, "hop": cfg.hop}
+        waves = render(logmag, settings, length, lambda s: griffin_lim(s, cfg.n_fft, cfg.hop, length, cfg.griffin_lim_iters), meta.get("vocoder"))
         return AudioSamples(waves.clamp(-1, 1), self.info["sample_rate"], labels, meta=meta)

@@ -1,5 +1,6 @@
 """The spectrogram diffusion family: the same UNet, objectives and samplers on normalised log-magnitude
-spectrograms of clips (zoo.nn.spectrogram, as SpecGAN uses), with audio back through Griffin-Lim.
+spectrograms of clips (zoo.nn.spectrogram, as SpecGAN uses), with audio back through Griffin-Lim (or, with
+`--set vocoder=RUN`, through a trained vocoder run: zoo.vocoder).
 
 With 16 ms windows (n_fft=128) and 8 ms hops at 8 kHz, an 8192-sample clip is a 1×64×128 array.
 Conditional presets draw the digit asked for with classifier-free guidance.
@@ -12,12 +13,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from zoo.capabilities import requested_labels
+from zoo.capabilities import Condition, requested_labels
 from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
 from zoo.nn.spectrogram import bin_statistics, denormalize, griffin_lim, spectrogram_images
 from zoo.samples import AudioSamples
-from zoo_diffusion.family import Diffusion, DiffusionConfig
+from zoo.vocoder import VOCODER, render
+from zoo_diffusion.family import CONDITIONS, Diffusion, DiffusionConfig
 
 
 @dataclass
@@ -30,6 +32,7 @@ class SpectrogramDiffusionConfig(DiffusionConfig):
 class SpectrogramDiffusionFamily(Diffusion):
     Config = SpectrogramDiffusionConfig
     modality = "audio"
+    conditions: ClassVar[tuple[Condition, ...]] = (*CONDITIONS, VOCODER)
     tiny: ClassVar[dict[str, Any]] = {"model.widths": [8, 8], "model.attention": [1], "model.steps": 2, "model.eval_images": 16,
                                       "model.griffin_lim_iters": 2, "data.batch_size": 8, "data.clip_samples": 1024, "train.lr": 3e-3}
 
@@ -63,12 +66,13 @@ class SpectrogramDiffusionFamily(Diffusion):
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, guidance: float | None = None,
-               sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> AudioSamples:
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None, vocoder: str | None = None) -> AudioSamples:
         settings = self.settings(guidance, sampler, steps, eta)
         x = self.generate(n, generator, label, settings).float()  # N×1×F×frames in [-1, 1]
         logmag = denormalize(x[:, 0], self.spec_mean, self.spec_std)
-        cfg = self.config
-        waves = griffin_lim(logmag, cfg.n_fft, cfg.hop, self.info["clip_samples"], cfg.griffin_lim_iters)
+        cfg, length = self.config, self.info["clip_samples"]
+        spectrogram = {"sample_rate": self.info["sample_rate"], "n_fft": cfg.n_fft, "hop": cfg.hop}
+        waves = render(logmag, spectrogram, length, lambda s: griffin_lim(s, cfg.n_fft, cfg.hop, length, cfg.griffin_lim_iters), vocoder)
         labels = requested_labels(n, label, self.num_classes, self.device)  # the digits `generate` drew
-        meta = {**settings, **({"label": label} if label is not None else {})}
+        meta = {**settings, **({"label": label} if label is not None else {}), **({"vocoder": vocoder} if vocoder else {})}
         return AudioSamples(waves.clamp(-1, 1), self.info["sample_rate"], labels, meta=meta)

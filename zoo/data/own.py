@@ -60,12 +60,13 @@ class AudioFolderConfig(DataConfig):
     sample_rate: int = 8000
     clip_samples: int = 8192
     label_regex: str = ""  # e.g. ^(\d)_ (FSDD's names); empty: labels from first-level subfolders
+    speaker_regex: str = ""  # e.g. ^\d_([a-z]+)_ (FSDD's names): speaker ids `speaker` for voice conversion
     test_fraction: float = 0.1
     strict: bool = False
     memory_limit_mb: int | None = None  # as for images: larger prepared data streams from the cache
 
 
-SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder"}
+SOURCES = {"image": "image-folder", "text": "text-files", "audio": "audio-folder", "video": "video-folder"}
 PAIRED = "paired-folder"  # zoo.data.pairs: image pairs for translation
 
 
@@ -92,7 +93,7 @@ def source_overrides(modality: str, path: str | os.PathLike[str], dataset: str |
             raise UsageError(f"--data is not supported for {modality} presets on {dataset!r}: its dataset does not read your own files")
         return {"data.path": str(folder.resolve())}
     kind = detect_modality(folder)
-    if kind is not None and kind != modality:
+    if kind is not None and kind != modality and not (modality == "video" and kind == "image"):  # GIFs and frame folders are clips too
         raise UsageError(f"--data {path} holds {kind} files but this preset's family is {modality}; pick {'an' if kind[0] in 'aeiou' else 'a'} {kind} preset (`zoo list`)")
     overrides = overrides or {}
     if "unpaired" in (dataset, overrides.get("data.dataset")):
@@ -545,6 +546,10 @@ def load_audio(folder: Path, split: str, config: AudioFolderConfig) -> TensorDat
     if classes:
         fields["y"] = labels(base, arrays["paths"], classes, config.label_regex)
         info.update(num_classes=len(classes), classes=classes)
+    if config.speaker_regex:  # speakers named by the training split's files, as classes are
+        speakers = class_names(base, split_files(root, list_files(root, AUDIO_EXTS), "train", config.test_fraction)[1], config.speaker_regex) or []
+        fields["speaker"] = labels(base, arrays["paths"], speakers, config.speaker_regex)
+        info["speakers"] = speakers
     info["source"] = {"path": str(root), "manifest": arrays["key"], "decode": settings}
     data = own_data(fields, info, stream=stream)
     if not stream:  # in memory: float32 once, as the registered audio datasets hold it

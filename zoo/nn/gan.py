@@ -121,11 +121,14 @@ class GANFamily(Family):
         return -d_fake.mean()
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None) -> Samples:
+    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, **render: Any) -> Samples:
+        """`render`: the subclass's other declared conditions (a spectrogram GAN's `vocoder`), handed to
+        `to_samples` in its meta."""
         label = check_label(label, self.num_classes, hint=self.label_hint)
         labels = requested_labels(n, label, self.num_classes, self.device)  # every class in turn when none is asked for
         z = torch.randn(n, self.config.nz, device=self.device, generator=generator)
-        return self.to_samples(self.G(z, labels).float(), labels, {"label": label} if label is not None else {})
+        meta = {k: v for k, v in {"label": label, **render}.items() if v is not None}
+        return self.to_samples(self.G(z, labels).float(), labels, meta)
 
 
 def r1_penalty(d_real: Tensor, real: Tensor) -> Tensor:
