@@ -204,3 +204,35 @@ def test_predict_mode_on_a_generating_family_and_bad_contexts(tmp_path: Path) ->
     out = zoo.sample(pred, 3, seed=1, mode="predict", context=str(tmp_path / "ok.gif"))
     assert torch.allclose(out.clips[:, :2], test.clips[:1, :2].expand(3, -1, -1, -1, -1), atol=1 / 255)  # the context is kept
     assert not torch.equal(out.clips[0, 2:], out.clips[1, 2:])  # different futures per draw
+
+
+# ---- own clips ----------------------------------------------------------------------------------
+def test_video_folder_decodes_mixed_clips_once(tmp_path: Path) -> None:
+    """GIFs, an MP4 of another size and a frame folder all come out T×C×S×S; a corrupt file is skipped with a
+    count; a clip shorter than data.frames is a usage error naming it."""
+    import warnings
+
+    from PIL import Image
+
+    from zoo.data.video_folder import VideoFolderConfig, load_videos
+
+    root = tmp_path / "clips"
+    root.mkdir()
+    x = clips(6, 6, 1, 16)
+    for i in range(5):
+        (root / f"c{i}.gif").write_bytes(video.gif_bytes(x[i]))
+    (root / "big.mp4").write_bytes(video.mp4_bytes(torch.nn.functional.interpolate(x[5], size=24)))
+    (root / "frames").mkdir()
+    for t in range(6):
+        Image.fromarray((x[0, t, 0] * 255).byte().numpy()).save(root / "frames" / f"{t:02d}.png")
+    (root / "bad.gif").write_bytes(b"GIF89a broken")
+    config = VideoFolderConfig(dataset="video-folder", path=str(root), image_size=16, channels=1, frames=4, test_fraction=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_videos(root, "train", config)
+    assert any("skipped 1 unreadable" in str(w.message) for w in caught)
+    assert data.fields["x"].shape == (7, 4, 1, 16, 16) and data.info["frames"] == 4
+    batch = data.batch(torch.arange(7))["x"]
+    assert torch.equal(batch[1], x[0, :4]) and torch.equal(batch[6], x[0, :4])  # c0.gif and the frame folder (sorted after big.mp4), exactly
+    with pytest.raises(UsageError, match="fewer than data.frames=7"):
+        load_videos(root, "train", VideoFolderConfig(dataset="video-folder", path=str(root), image_size=16, channels=1, frames=7, test_fraction=0.0))

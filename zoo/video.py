@@ -151,7 +151,13 @@ def read_clip(path: str | Path, channels: int = 1) -> np.ndarray:
         from PIL import Image, ImageSequence
 
         with Image.open(path) as img:
-            frames = [np.array(f.convert(mode), dtype=np.uint8) for f in ImageSequence.Iterator(img)]
+            frames, durations = [], []
+            for f in ImageSequence.Iterator(img):
+                frames.append(np.array(f.convert(mode), dtype=np.uint8))
+                durations.append(f.info.get("duration", 0) or 0)
+        base = min((d for d in durations if d > 0), default=0)
+        if base:  # a frame held longer (writers merge identical frames, adding their durations) repeats at the shortest duration
+            frames = [f for f, d in zip(frames, durations) for _ in range(max(1, round(d / base)))]
     else:
         import av
 

@@ -59,5 +59,5 @@ def register_datasets(register) -> None:
     register("moving-mnist-small", "zoo.data.moving_mnist:MOVING_MNIST_SMALL")
     register("unpaired", "zoo.data.unpaired:UNPAIRED")  # two domains (data.source, data.target) for unpaired translation
     for name, attr in (("image-folder", "own:IMAGE_FOLDER"), ("text-files", "own:TEXT_FILES"), ("audio-folder", "own:AUDIO_FOLDER"),
-                       ("paired-folder", "pairs:PAIRED_FOLDER")):
+                       ("paired-folder", "pairs:PAIRED_FOLDER"), ("video-folder", "video_folder:VIDEO_FOLDER")):
         register(name, f"zoo.data.{attr}")  # your own files (`--data PATH`); a string, so listing never imports torch

@@ -79,8 +79,11 @@ def summarize_data(config: "RunConfig", train: Any, test: Any | None) -> DataSum
     if isinstance(train, TensorData) and "x" in train.fields:
         x = train.fields["x"]
         unit = "images" if x.ndim == 4 else "clips"
-        shape = (f"{x.shape[1]} channel{'s' * (x.shape[1] != 1)}, {x.shape[-1]}×{x.shape[-2]} pixels" if unit == "images"
-                 else f"{info.get('sample_rate')} Hz, {info.get('clip_samples')} samples per clip")
+        if x.ndim == 5:  # video: N×T×C×H×W
+            shape = f"{x.shape[1]} frames of {x.shape[-1]}×{x.shape[-2]} pixels, {x.shape[2]} channel{'s' * (x.shape[2] != 1)} (every frame resized to that)"
+        else:
+            shape = (f"{x.shape[1]} channel{'s' * (x.shape[1] != 1)}, {x.shape[-1]}×{x.shape[-2]} pixels" if unit == "images"
+                     else f"{info.get('sample_rate')} Hz, {info.get('clip_samples')} samples per clip")
         names = info.get("classes") or []
         if names and "y" in train.fields:
             counts = [_counts(split, len(names)) for split in (train, test)]
