@@ -236,3 +236,19 @@ def test_video_folder_decodes_mixed_clips_once(tmp_path: Path) -> None:
     assert torch.equal(batch[1], x[0, :4]) and torch.equal(batch[6], x[0, :4])  # c0.gif and the frame folder (sorted after big.mp4), exactly
     with pytest.raises(UsageError, match="fewer than data.frames=7"):
         load_videos(root, "train", VideoFolderConfig(dataset="video-folder", path=str(root), image_size=16, channels=1, frames=7, test_fraction=0.0))
+
+
+def test_centroids_windows_and_motion_plausibility() -> None:
+    from zoo.metrics.video import centroids, digit_windows, motion_plausibility
+
+    frame = torch.zeros(1, 1, 12, 12)
+    frame[0, 0, 3, 5], frame[0, 0, 5, 7] = 1.0, 3.0  # centroid: rows (3 + 15)/4 = 4.5, columns (5 + 21)/4 = 6.5
+    assert torch.allclose(centroids(frame), torch.tensor([[4.5, 6.5]]))
+    crops, corner = digit_windows(frame, 4)
+    assert crops.sum() == 4.0 and corner.tolist() == [[3, 5]]  # 4.5 - 1.5, 6.5 - 1.5: both marks inside
+    # a blob moving one pixel per frame, away from the borders, is perfectly plausible; shuffled in time it is not
+    clip = torch.zeros(1, 8, 1, 24, 24)
+    for t in range(8):
+        clip[0, t, 0, 8 : 11, 2 + 2 * t : 5 + 2 * t] = 1.0
+    assert motion_plausibility(clip, 3) == 1.0
+    assert motion_plausibility(clip[:, [0, 5, 1, 6, 2, 7, 3, 4]], 3) < 0.5

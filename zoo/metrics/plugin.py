@@ -24,6 +24,7 @@ METRICS = {
     "nll": "zoo.metrics.likelihood:nll",
     "prediction": "zoo.metrics.video:prediction",
     "clip_restoration": "zoo.metrics.video:clip_restoration",
+    "clip_quality": "zoo.metrics.video:clip_quality",
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from zoo.contract import Family
@@ -147,3 +148,110 @@ class ClipRestoration(Metric):
 
 
 clip_restoration = ClipRestoration()
+
+
+def digit_windows(frames: Tensor, side: int) -> tuple[Tensor, Tensor]:
+    """Where the digit is in each frame of one-digit clips: the side×side window centred on the frame's ink
+    centroid (MNIST centres its digits by centre of mass), frames zero-padded so it never leaves them.
+    Frames F×1×H×W -> (crops F×1×side×side, window corners F×2 as (row, column) in the unpadded frame)."""
+    half = side // 2
+    padded = F.pad(frames.float(), (half, half, half, half))
+    corner = (centroids(frames) - (side - 1) / 2).round().long()  # F×2, may be negative near a border
+    rows = corner[:, 0, None] + half + torch.arange(side)
+    cols = corner[:, 1, None] + half + torch.arange(side)
+    crops = padded[torch.arange(len(frames))[:, None, None], 0, rows[:, :, None], cols[:, None, :]].unsqueeze(1)
+    return crops, corner
+
+
+def centroids(frames: Tensor) -> Tensor:
+    """Ink-weighted centre (row, column) of each frame F×1×H×W -> F×2 pixels."""
+    h, w = frames.shape[-2:]
+    ink = frames.float()[:, 0].clamp_min(0)
+    total = ink.sum((1, 2)).clamp_min(1e-8)
+    rows = (ink.sum(2) * torch.arange(h)).sum(1) / total
+    cols = (ink.sum(1) * torch.arange(w)).sum(1) / total
+    return torch.stack([rows, cols], 1)
+
+
+READABLE = 0.9  # share of a frame's ink inside its digit window for the frame to count as showing one digit
+MOVING = 0.5  # pixels per frame: slower is a digit standing still, which Moving MNIST never shows
+
+
+def ink_share(frames: Tensor, crops: Tensor) -> Tensor:
+    """Per frame, the share of its ink inside the digit window (1 for a lone digit, ~window/frame area for noise)."""
+    return crops.flatten(1).sum(1) / frames.flatten(1).sum(1).clamp_min(1e-8)
+
+
+def motion_plausibility(clips: Tensor, side: int, tolerance: float = 1.5) -> float:
+    """Share of consecutive steps, away from the borders, where the digit moves (at least MOVING px per frame) and
+    its centroid velocity changes by at most `tolerance` pixels (constant velocity between bounces; integer
+    placement moves it by up to ±1 px per axis)."""
+    n, t = clips.shape[:2]
+    frames = clips.flatten(0, 1)
+    _, corner = digit_windows(frames, side)
+    c = centroids(frames).view(n, t, 2)
+    corner = corner.view(n, t, 2)
+    free = clips.shape[-1] - side
+    interior = ((corner > 1) & (corner < free - 1)).all(-1)  # N×T: the digit's box is clear of the borders
+    v = c[:, 1:] - c[:, :-1]  # N×(T-1)×2
+    change = (v[:, 1:] - v[:, :-1]).norm(dim=-1)  # N×(T-2)
+    moving = (v.norm(dim=-1) >= MOVING)
+    plausible = (change <= tolerance) & moving[:, 1:] & moving[:, :-1]
+    ok = interior[:, :-2] & interior[:, 1:-1] & interior[:, 2:]
+    return float(plausible[ok].double().mean()) if ok.any() else float("nan")
+
+
+class ClipQuality(Metric):
+    """For one-digit clips (moving-mnist-small): each frame's digit (the window with the most ink, resized to the
+    MNIST network's 28×28) read by the MNIST domain network, where the frame shows one digit-sized blob (at least
+    READABLE of its ink in that window: `readable_frames`; other frames count as unread). `identity_consistency`:
+    the share of frames read as their clip's commonest digit; `frame_confidence`: the network's mean top
+    probability (0 on unread frames), and
+    `confidence_ratio` = that over real test clips' value; `frame_fid`: Fréchet distance of the crops' features,
+    samples vs real test clips; `motion_plausibility`: the share of steps between bounces with constant velocity
+    (zoo.metrics.video.motion_plausibility). Every value has its real-clip counterpart (`real_...`)."""
+
+    name = "clip_quality"
+    version = "1"
+    modalities = ("video",)
+    higher_is_better = {"identity_consistency": True, "frame_confidence": True, "confidence_ratio": True, "frame_fid": False,
+                        "motion_plausibility": True, "readable_frames": True}
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        from zoo.evaluation import CacheKey, MetricUnavailable
+        from zoo.metrics.features import domain_features
+        from zoo.metrics.frechet import feature_stats, frechet_distance_from_stats
+
+        data = ctx.config.data
+        if getattr(data, "digits", None) != 1:
+            raise MetricUnavailable("clip_quality reads one digit per clip: it needs moving-mnist-small with data.digits=1")
+        side = data.digit_size
+        fake = ctx.samples(model).clips.float().cpu()
+        real = ctx.raw_split("test").batch(torch.arange(min(len(fake), len(ctx.raw_split("test")))))["x"].float()
+        net = ctx.cached(CacheKey("clip-quality-domain"), lambda: domain_features("mnist", ctx.device, ctx.data_dir))
+        values: dict[str, float] = {}
+        feats = {}
+        for prefix, clips in (("", fake), ("real_", real)):
+            n, t = clips.shape[:2]
+            frames = clips.flatten(0, 1)
+            crops, _ = digit_windows(frames, side)
+            readable = ink_share(frames, crops) >= READABLE  # frames whose ink is one digit-sized blob
+            f, logits = net(crops)
+            feats[prefix] = f
+            probs = logits.softmax(1)
+            labels = torch.where(readable, probs.argmax(1), -1).view(n, t)  # -1: no digit to read
+            modal = labels.mode(1).values
+            values[f"{prefix}readable_frames"] = float(readable.double().mean())
+            values[f"{prefix}identity_consistency"] = float(((labels == modal[:, None]) & (labels >= 0)).double().mean())
+            values[f"{prefix}frame_confidence"] = float((probs.max(1).values * readable).double().mean())
+            values[f"{prefix}motion_plausibility"] = motion_plausibility(clips, side)
+        values["confidence_ratio"] = values["frame_confidence"] / max(values["real_frame_confidence"], 1e-12)
+        values["frame_fid"] = frechet_distance_from_stats(*feature_stats(feats["real_"]), *feature_stats(feats[""])).value
+        proto = {"reference": f"{data.dataset}:test (first {len(real)} clips)", "clips": len(fake), "frames": fake.shape[1],
+                 "size": list(fake.shape[-3:]), "conditioning": "none (unconditional samples)", "seed": ctx.seed,
+                 "features": net.name, "feature_checksum": net.checksum, "feature_test_accuracy": net.card["test_accuracy"],
+                 "crops": f"the {side}×{side} window with the most ink per frame, resized to 28×28"}
+        return MetricResult(values, proto)
+
+
+clip_quality = ClipQuality()
