@@ -80,7 +80,7 @@ class Uniform:
 
 def test_constrained_sampling_from_a_blind_model_writes_bars_music21_accepts() -> None:
     """A model that picks characters at random, steered by the tracker, writes tunes whose bars music21
-    (the independent reader of tunes.metre_consistent) finds within the metre; unsteered it does not."""
+    (the independent reader of tunes.metre_consistent) finds within the metre; unsteered it breaks them."""
     prompt, never = "M:3/4\nL:1/8\nK:D\nD2 ", "MLK:\n"  # the blind model writes no headers
     vocab = sorted(set("ABCDEFGabcdefgz23/>^ |" + prompt))  # characters music21 reads in any order, and the prompt's
     ids = torch.tensor([[vocab.index(c) for c in prompt]] * 6)
@@ -91,7 +91,7 @@ def test_constrained_sampling_from_a_blind_model_writes_bars_music21_accepts() -
     assert 0 < steered.masked_mass / (120 * 6) < 1 and steered.nats > 0
     assert all(tunes.metre_consistent(t + "|]") for t in texts), texts
     blind = gpt.generate(Uniform(vocab, never), ids, 120, torch.Generator().manual_seed(0))
-    assert not any(tunes.metre_consistent("".join(vocab[i] for i in row) + "|]") for row in blind.tolist())
+    assert all(check_tune("".join(vocab[i] for i in row)) for row in blind.tolist())  # (music21 takes seconds on each of these)
 
 
 def test_sampled_tunes_written_to_a_folder_get_midi_and_wav(tmp_path) -> None:

@@ -27,6 +27,7 @@ def register_metrics(register) -> None:
     register("music_stats", "zoo_music.metrics:MUSIC_STATS")
     register("in_key", "zoo_music.metrics:IN_KEY")
     register("abc_metre", "zoo_music.metrics:ABC_METRE")
+    register("harmonization", "zoo_music.metrics:HARMONIZATION")
 
 
 @hookimpl

@@ -10,6 +10,8 @@
     abc_metre             text models: share of finished generated tunes music21 parses with a consistent
                           metre (zoo_music.tunes.metre_consistent); higher is better, the test tunes' beside it;
                           sampled with --set constrain=metre, the protocol holds what the constraint cost
+    harmonization         four-voice GPTs: the test sopranos harmonized (zoo_music.harmony), parallel fifths and
+                          octaves per 100 beats beside Bach's, voices in range, crossings, key agreement
 """
 from __future__ import annotations
 
@@ -174,7 +176,46 @@ class AbcMetre(Metric):
                                      **({"constraint": samples.meta["constraint"]} if "constraint" in samples.meta else {})})
 
 
+class Harmonization(Metric):
+    """The test chorales' sopranos harmonized by the model, judged beside Bach's own harmonizations of them:
+    parallel fifths and octaves per 100 beats (music21's VoiceLeadingQuartet), voices in their SATB
+    ranges, voice crossings, and whether the harmonization's key (Krumhansl-Schmuckler) is Bach's."""
+
+    name = "harmonization"
+    version = "1"
+    modalities = ("music",)
+    higher_is_better = {"parallels_per_100_beats": False, "parallels_per_100_beats_bach": False, "parallels_vs_bach": False,
+                        "in_range": True, "in_range_bach": True, "crossings": False, "crossings_bach": False, "key_agreement": True}
+
+    def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
+        import torch
+
+        from zoo_music import harmony, tokens
+
+        test = ctx.raw_split("test")
+        bach = [tokens.voices(test.piece(i)).numpy() for i in range(len(test))]
+        lengths = [len(v) for v in bach]
+        sopranos = torch.full((len(bach), max(lengths)), -1, dtype=torch.long)
+        for i, v in enumerate(bach):
+            sopranos[i, : len(v)] = torch.from_numpy(v[:, 0])
+        ours = [keys[:n] for keys, n in zip(model.harmonize(sopranos, ctx.generator(), 1.0).cpu().numpy(), lengths)]
+        beats = sum(lengths) / test.info["frames_per_quarter"]
+        rate = lambda pieces: 100 * sum(map(harmony.parallels, pieces)) / beats  # noqa: E731
+        share = lambda counts: sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts))  # noqa: E731
+        key = lambda keys: detect_key(pitch_class_histogram([tokens.rolls_of(torch.from_numpy(keys)[None])[0].numpy()]))  # noqa: E731
+        values = {"parallels_per_100_beats": rate(ours), "parallels_per_100_beats_bach": rate(bach)}
+        values["parallels_vs_bach"] = values["parallels_per_100_beats"] / max(values["parallels_per_100_beats_bach"], 1e-9)
+        values.update(in_range=share([harmony.in_range(k) for k in ours]), in_range_bach=share([harmony.in_range(k) for k in bach]),
+                      crossings=sum(map(harmony.crossings, ours)) / sum(lengths), crossings_bach=sum(map(harmony.crossings, bach)) / sum(lengths),
+                      key_agreement=sum(key(a) == key(b) for a, b in zip(ours, bach)) / len(bach))
+        return MetricResult(values, {"pieces": len(bach), "beats": beats, "seed": ctx.seed, "temperature": 1.0, "reference": f"{ctx.config.data.dataset}/test (Bach's own harmonizations)",
+                                     "parallels": "fifths and octaves/unisons between any two voices, frame to frame, both voices moving (music21 VoiceLeadingQuartet)",
+                                     "in_range": f"share of sounding voice-frames within S {harmony.RANGES[0]}, A {harmony.RANGES[1]}, T {harmony.RANGES[2]}, B {harmony.RANGES[3]} (MIDI), in C major / A minor",
+                                     "crossings": "share of frames where a lower voice sounds above the one over it (Bach's are 0: the tokens give the highest keys to the highest voices)"})
+
+
 PITCH_CLASS_DISTANCE = PitchClassDistance()
 MUSIC_STATS = MusicStats()
 IN_KEY = InKey()
 ABC_METRE = AbcMetre()
+HARMONIZATION = Harmonization()

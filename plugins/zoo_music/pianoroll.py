@@ -25,10 +25,14 @@ class RollLSTM(nn.Module):
         return F.binary_cross_entropy_with_logits(logits.float(), rolls, reduction="none").sum(2)
 
     @torch.no_grad()
-    def sample(self, n: int, frames: int, generator: torch.Generator | None, temperature: float) -> Tensor:
-        """Rolls n×frames×88, each frame drawn key by key independently given the frames before it."""
+    def sample(self, n: int, frames: int, generator: torch.Generator | None, temperature: float, opening: Tensor | None = None) -> Tensor:
+        """Rolls n×frames×88, each frame drawn key by key independently given the frames before it (after
+        `opening` n×T0×88, when given, which the rolls continue but do not include)."""
         frame = torch.zeros(n, 1, self.head.out_features, device=self.head.weight.device)
         state, out = None, []
+        if opening is not None:
+            _, state = self(torch.cat([frame, opening[:, :-1].float()], 1))
+            frame = opening[:, -1:].float()
         for _ in range(frames):
             logits, state = self(frame, state)
             if temperature == 0:

@@ -40,6 +40,8 @@ from zoo_text.lstm import CharLSTM
 
 START = "\n"  # an empty prompt starts from a newline, as nanoGPT's sampling does
 MAX_EVAL_BATCHES = 200
+TEXT_FILES = (".txt", ".abc")  # --prompt FILE: read as the prompt's text
+OTHER_FILES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn", ".wav", ".flac", ".mp3", ".png", ".jpg", ".jpeg", ".npz")  # a prompt naming one is refused
 
 
 @dataclass
@@ -109,7 +111,7 @@ class TextFamily(Family):
     Config = TextConfig
     modality = "text"
     conditions: ClassVar[tuple[Condition, ...]] = (
-        Condition("prompt", str, "", "text each sample continues (it starts every sample)"),
+        Condition("prompt", str, "", "text each sample continues (it starts every sample); a .txt or .abc file name: its text"),
         Condition("max_new_tokens", int, None, "tokens to generate (default: model.max_new_tokens)"),
         Condition("temperature", float, 1.0, "softmax temperature; 0 is greedy"),
         Condition("top_k", int, None, "sample among the k most likely tokens"),
@@ -261,6 +263,7 @@ class TextFamily(Family):
         if max_new_tokens <= 0:
             raise UsageError(f"--max-new-tokens must be a positive integer, got {max_new_tokens!r}")
         gpt.check_sampling(temperature, top_k, top_p)
+        prompt = prompt_text(prompt)
         unknown = tok.unknown_characters(tokenizer, prompt)
         if unknown:
             raise UsageError(f"--prompt has characters outside this model's vocabulary: {', '.join(map(repr, unknown))}; remove or replace them")
@@ -404,6 +407,18 @@ class TextFamily(Family):
 
         save_model(self, str(folder / "model.safetensors"))  # the GPT's weights carry GPT2LMHeadModel's names
         self.save_assets(folder)
+
+
+def prompt_text(prompt: str) -> str:
+    """The prompt's text: the text itself, or what a named .txt or .abc file holds; a named file of
+    another format (a score, a clip, an image) is a usage error, since a text model reads text only."""
+    path = Path(prompt) if prompt and "\n" not in prompt and len(prompt) < 1024 else None
+    if path is not None and path.suffix.lower() in TEXT_FILES and path.is_file():
+        return path.read_text(encoding="utf-8")
+    if path is not None and path.suffix.lower() in OTHER_FILES:
+        raise UsageError(f"--prompt {path.name}: this text model continues text (the text itself, or a .txt or .abc file), not a {path.suffix} file; "
+                         "continue scores with a chorale run (gpt-chorales, lstm-chorales)")
+    return prompt
 
 
 def scores(nats: float, tokens: int, chars: int, nbytes: int) -> dict[str, float]:

@@ -1,0 +1,110 @@
+"""Four-part harmony: melodies read from score files, harmonizations written back as scores, and the
+voice-leading counts that judge them (music21's VoiceLeadingQuartet decides each parallel).
+
+Voices are arrays of keys T×4 (soprano to bass, row t the frame t, -1 where a voice rests; key k is
+MIDI pitch 21 + k), the four-voice GPT's own view of a chorale (zoo_music.tokens.voices).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zoo.errors import UsageError, ZooError
+from zoo_music import scores, tokens
+from zoo_music.render import notes
+
+RANGES = ((60, 79), (53, 74), (48, 67), (40, 60))  # MIDI: soprano C4-G5, alto F3-D5, tenor C3-G4, bass E2-C4 (the usual SATB ranges)
+CHORDAL_SHARE = 0.1  # a melody may sound two keys at once in at most this share of its frames (grace notes, a split ending)
+WRITES = {".mid": "midi", ".midi": "midi", ".musicxml": "musicxml", ".xml": "musicxml", ".mxl": "mxl"}
+
+
+# ---- melodies in, harmonizations out -----------------------------------------------------------------
+def read_melody(path: Path, frames_per_quarter: int) -> tuple[Any, np.ndarray, int]:
+    """(the melody's music21 part, its keys T (-1 rests) on the frame grid moved to C major / A minor, the
+    shift used) from a score file: its first (top) part, which must be one line of notes."""
+    if path.suffix.lower() not in scores.SCORE_EXTS:
+        raise UsageError(f"cannot read {path.name} as a melody: use one of {' '.join(scores.SCORE_EXTS)}")
+    try:
+        score = scores.read_score(path)
+    except ZooError as err:
+        raise UsageError(str(err)) from None
+    part = score.parts[0] if getattr(score, "parts", None) else score
+    shift = scores.key_shift(part)
+    roll = scores.score_roll(part, frames_per_quarter, shift)
+    sounding = roll.sum(1)
+    chordal = float((sounding > 1).sum() / max(1, (sounding > 0).sum()))
+    if chordal > CHORDAL_SHARE:
+        raise UsageError(f"{path.name} has no monophonic top line: its first part sounds chords in {chordal:.0%} of its frames; "
+                         "give the melody alone, one note at a time (in its own part or track)")
+    return part, tokens.voices(torch.from_numpy(roll))[:, 0].numpy(), shift
+
+
+def harmonized_score(melody: Any, keys: np.ndarray, frames_per_quarter: int, shift: int) -> Any:
+    """A music21 Score: the melody part exactly as it was read, then the alto, tenor and bass of `keys`
+    T×4 (moved back by `shift`), each run of a held key one note."""
+    m21 = scores.music21()
+    score = m21.stream.Score()
+    score.insert(0, copy.deepcopy(melody))
+    metre = melody.recurse().getElementsByClass("TimeSignature").first() or m21.meter.TimeSignature("4/4")
+    for voice, name in zip(range(1, 4), ("Alto", "Tenor", "Bass")):
+        part = m21.stream.Part(id=name)
+        part.partName = name
+        part.insert(0, copy.deepcopy(metre))
+        roll = np.zeros((len(keys), scores.KEYS), dtype=np.uint8)
+        sounding = keys[:, voice] >= 0
+        roll[np.nonzero(sounding)[0], keys[sounding, voice] - shift] = 1  # within the keyboard: the model's keys are, and |shift| <= 6
+        for key, start, end in notes(roll):
+            note = m21.note.Note(key + scores.LOWEST, quarterLength=(end - start) / frames_per_quarter)
+            part.insert(start / frames_per_quarter, note)
+        score.insert(0, part.makeMeasures())  # in bars, as the melody is
+    return score
+
+
+def write_score(score: Any, out: Path) -> Path:
+    """`score` written at `out` as MIDI or MusicXML by its suffix (another suffix: .mid)."""
+    out = out if out.suffix.lower() in WRITES else out.with_suffix(".mid")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        score.write(WRITES[out.suffix.lower()], fp=str(out))
+    return out
+
+
+# ---- voice leading ------------------------------------------------------------------------------------
+def parallels(keys: np.ndarray) -> int:
+    """Parallel fifths and octaves (unisons too) between any two voices from each frame to the next, as
+    music21's VoiceLeadingQuartet names them; only moves where both voices sound and change are candidates."""
+    from music21 import note, voiceLeading
+
+    count = 0
+    for t in range(len(keys) - 1):
+        now, nxt = keys[t], keys[t + 1]
+        for upper in range(4):
+            for lower in range(upper + 1, 4):
+                pair = (now[upper], nxt[upper], now[lower], nxt[lower])
+                if min(pair) < 0 or now[upper] == nxt[upper] or now[lower] == nxt[lower]:
+                    continue
+                if (now[upper] - now[lower]) % 12 not in (0, 7) or (nxt[upper] - nxt[lower]) % 12 not in (0, 7):
+                    continue  # neither a fifth nor an octave: music21 would say no
+                quartet = voiceLeading.VoiceLeadingQuartet(*(note.Note(int(k) + scores.LOWEST) for k in pair))
+                count += bool(quartet.parallelFifth() or quartet.parallelUnisonOrOctave())
+    return count
+
+
+def in_range(keys: np.ndarray) -> tuple[int, int]:
+    """(sounding voice-frames within their voice's range, all sounding voice-frames)."""
+    pitches = keys + scores.LOWEST
+    low, high = np.array(RANGES).T
+    sounding = keys >= 0
+    return int((sounding & (pitches >= low) & (pitches <= high)).sum()), int(sounding.sum())
+
+
+def crossings(keys: np.ndarray) -> int:
+    """Frames where a lower voice sounds above the voice over it."""
+    upper, lower = keys[:, :-1], keys[:, 1:]
+    return int(((upper >= 0) & (lower > upper)).any(1).sum())
