@@ -49,8 +49,9 @@ class ConvLSTMFamily(Family):
     modality = "video"
     conditions: ClassVar[tuple[Condition, ...]] = (MODE, CONTEXT)
     tiny: ClassVar[dict[str, Any]] = {"model.hidden": [8], "model.kernel": 3, "model.context": 3, "model.eval_clips": 16,
-                                      "model.teacher_steps": 10, "data.batch_size": 4, "data.image_size": 16, "data.digit_size": 8,
-                                      "data.frames": 5, "data.test_sequences": 64, "train.lr": 3e-3}
+                                      "model.teacher": 0.0, "data.batch_size": 4, "data.image_size": 16, "data.digit_size": 8,
+                                      "data.frames": 5, "data.test_sequences": 64, "train.lr": 3e-3,
+                                      "train.warmup_steps": 0}
 
     def __init__(self, config: ConvLSTMConfig, info: dict[str, Any], context: FamilyContext) -> None:
         super().__init__(config, info, context)
