@@ -224,7 +224,7 @@ def history_strip(view: RunView) -> str:
     if len(previews) > HISTORY:  # evenly spaced, always ending with the newest
         picks = sorted({round(i * (len(previews) - 1) / (HISTORY - 1)) for i in range(HISTORY)})
         previews = [previews[i] for i in picks]
-    figures = "".join(f"<figure>{img(file.read_bytes(), f'preview at step {step}', mime=f"image/{file.suffix.lstrip('.')}")}<figcaption class=\"small\">step {step}</figcaption></figure>" for step, file in previews)
+    figures = "".join(f"<figure>{img(file.read_bytes(), f'preview at step {step}', mime='image/' + file.suffix.lstrip('.'))}<figcaption class=\"small\">step {step}</figcaption></figure>" for step, file in previews)
     more = f'<p class="small muted">{len(previews)} of {len(view.previews)} previews</p>' if len(previews) < len(view.previews) else ""
     return f'<div class="strip">{figures}</div>{more}'
 
