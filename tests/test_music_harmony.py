@@ -74,7 +74,6 @@ MELODY = [(67, 2), (69, 2), (71, 1), (72, 1), (74, 2), (72, 4), (71, 2), (69, 2)
 
 class TestHarmonizeContract(FamilyContract):
     preset = "harmonize-chorales"
-    extra_overrides = {"model.lookahead": 2}  # the tiny block_size of 32 tokens holds 2 frames ahead
 
     def test_harmonize_keeps_the_soprano_and_fills_three_voices(self, run_dir: Path) -> None:
         model = zoo.load(run_dir)
@@ -117,3 +116,15 @@ class TestChoraleContinuation:
         assert (samples.rolls[:, : len(roll)].numpy() == roll).all()
         with pytest.raises(UsageError, match="reads score files"):
             zoo.sample(run, 1, prompt=str(tmp_path / "tune.txt"))
+
+
+def test_text_models_read_abc_prompts_and_refuse_scores(tmp_path: Path) -> None:
+    """gpt-folk's --prompt: an .abc (or .txt) file is read as text; a score or clip is one line."""
+    from zoo_text.family import prompt_text
+
+    tune = tmp_path / "opening.abc"
+    tune.write_text("M:6/8\nL:1/8\nK:G\nGAB cde |")
+    assert prompt_text(str(tune)) == tune.read_text()
+    assert prompt_text("M:6/8\nK:G\nGAB") == "M:6/8\nK:G\nGAB"
+    with pytest.raises(UsageError, match="not a .mid file"):
+        prompt_text(str(write_midi(tmp_path / "tune.mid", MELODY)))

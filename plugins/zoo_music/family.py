@@ -42,8 +42,8 @@ class MusicConfig:
         gpt.check_shape(self.n_layer, heads, self.n_embd, self.block_size, self.dropout)
         if self.sample_frames < 1:
             raise UsageError(f"model.sample_frames must be a positive integer, got {self.sample_frames}")
-        if self.lookahead < 0 or (self.lookahead and self.arch != "gpt") or tokens.VOICES * self.lookahead >= self.block_size // 2:
-            raise UsageError(f"model.lookahead must be 0 for the lstm, and 0 <= 4·lookahead < block_size/2 for the gpt; got {self.lookahead} with block_size={self.block_size}")
+        if self.lookahead < 0 or (self.lookahead and self.arch != "gpt"):
+            raise UsageError(f"model.lookahead must be 0 for the lstm and a whole number of frames >= 0 for the gpt, got {self.lookahead}")
 
 
 class MusicFamily(Family):
