@@ -131,6 +131,10 @@ class _Reverser:
     device = torch.device("cpu")
 
     def translate_file(self, source: Path, out: Path, generator: torch.Generator | None = None) -> Path:
+        from zoo.errors import Skipped
+
+        if not source.read_text():
+            raise Skipped(f"{source.name} is empty")
         target = out.with_suffix(".rev")
         target.write_text(source.read_text()[::-1])
         return target
@@ -151,3 +155,17 @@ def test_translate_hands_files_to_a_family_that_translates_files(sr_run: Path, t
     assert (tmp_path / "out" / "deep" / "a.rev").read_text() == "cba"
     result = invoke("translate", sr_run, tmp_path / "in" / "skip.png", "--set", "steps=3", "--out", tmp_path / "out2")
     assert result.exit_code == 2 and "steps" in result.output
+
+
+def test_translate_skips_unusable_files_with_a_count(sr_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo import api
+
+    monkeypatch.setattr(api, "load", lambda *a, **k: _Reverser())
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("abc")
+    (tmp_path / "in" / "empty.txt").write_text("")
+    with pytest.warns(UserWarning, match="skipped 1 of 2 inputs: empty.txt is empty"):
+        written = zoo.translate_files(sr_run, [tmp_path / "in"], tmp_path / "out")
+    assert [p.name for p in written] == ["a.rev"]
+    result = invoke("translate", sr_run, tmp_path / "in" / "empty.txt", "--out", tmp_path / "out2")
+    assert result.exit_code == 2 and "no input could be translated: empty.txt is empty" in result.output

@@ -7,6 +7,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,7 @@ from zoo import distributed as dist
 from zoo.capabilities import TranslatesFiles, check_conditions
 from zoo.config import SECTIONS
 from zoo.contract import Family, FamilyContext
-from zoo.errors import UsageError, ZooError
+from zoo.errors import Skipped, UsageError, ZooError
 from zoo.evaluation import EvalContext, MetricResult, evaluate_model, flatten
 from zoo.plugins import call_hook, check_loggers, loggers_for
 from zoo.presets import RunConfig, resolve
@@ -313,10 +314,17 @@ def translate_files(run_dir: PathLike, inputs: list[PathLike], out: PathLike, *,
     dev.seed_everything(seed)
     gen = torch.Generator(model.device).manual_seed(seed)
     precision = dev.sampling_precision(Run.open(run_dir).config.train.precision, model.device)
-    written = []
+    written, skipped = [], []
     with torch.no_grad(), dev.autocast(model.device, precision), Progress(len(found), "translating", "files", delay=5.0) as bar:
         for (file, _), target in bar.each(list(zip(found, targets))):
-            written.append(model.translate_file(file, target, generator=gen, **conditions))
+            try:
+                written.append(model.translate_file(file, target, generator=gen, **conditions))
+            except Skipped as why:
+                skipped.append(str(why))
+    if skipped and not written:
+        raise UsageError(f"no input could be translated: {skipped[0]}" + (f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""))
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} of {len(found)} inputs: {skipped[0]}" + (" ..." if len(skipped) > 1 else ""), stacklevel=2)
     return written
 
 

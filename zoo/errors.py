@@ -20,3 +20,8 @@ class UsageError(ZooError):
     """The command itself is wrong: unknown preset, bad override, bad option value. Exit code 2."""
 
     exit_code = 2
+
+
+class Skipped(UsageError):
+    """One input of many that cannot be used (a clip too short or silent): a batch job skips it and counts
+    it, and fails with this message only when nothing else was usable."""

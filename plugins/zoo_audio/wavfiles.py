@@ -2,7 +2,7 @@
 channel count and PCM width, mixed to mono, resampled), written as 16-bit mono WAV.
 
 A clip is peak-normalised as FSDD's clips are; one too short to fill a single analysis window, or
-silent, is refused with a one-line error naming the file.
+silent, is skipped and counted by `zoo translate` (an error naming the file when it is the only input).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from zoo.errors import UsageError
+from zoo.errors import Skipped, UsageError
 
 SILENCE = 1e-4  # a clip whose peak is below this (about -80 dBFS) is silent
 
@@ -33,10 +33,10 @@ def read_clip(path: Path, sample_rate: int, min_samples: int) -> Tensor:
         g = np.gcd(int(rate), sample_rate)
         pcm = resample_poly(pcm, sample_rate // g, int(rate) // g).astype(np.float32)
     if len(pcm) < min_samples:
-        raise UsageError(f"{path} is too short ({len(pcm)} samples at {sample_rate} Hz; at least {min_samples}); give a longer clip")
+        raise Skipped(f"{path} is too short ({len(pcm)} samples at {sample_rate} Hz; at least {min_samples}); give a longer clip")
     peak = float(np.abs(pcm).max())
     if peak < SILENCE:
-        raise UsageError(f"{path} is silent (peak {peak:.1e}); give a clip with speech in it")
+        raise Skipped(f"{path} is silent (peak {peak:.1e}); give a clip with speech in it")
     return torch.from_numpy(pcm / peak)
 
 
