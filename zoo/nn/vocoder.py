@@ -98,12 +98,17 @@ class PeriodDiscriminator(nn.Module):
     def forward(self, wave: Tensor) -> tuple[Tensor, list[Tensor]]:
         n, t = wave.shape
         x = F.pad(wave, (0, -t % self.period), mode="reflect").view(n, 1, -1, self.period)  # N×1×T/P×P
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.out(x)
-        return x.flatten(1), features + [x]
+        return through(self.convs, self.out, x)
+
+
+def through(convs: nn.ModuleList, out: nn.Module, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """A discriminator's conv stack: (flattened logits, every layer's activations for feature matching)."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), SLOPE)
+        features.append(x)
+    x = out(x)
+    return x.flatten(1), features + [x]
 
 
 class ScaleDiscriminator(nn.Module):
@@ -121,12 +126,7 @@ class ScaleDiscriminator(nn.Module):
         self.out = weight_norm(nn.Conv1d(8 * w, 1, 3, padding=1))
 
     def forward(self, wave: Tensor) -> tuple[Tensor, list[Tensor]]:
-        x, features = wave.unsqueeze(1), []  # N×1×T
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), SLOPE)
-            features.append(x)
-        x = self.out(x)
-        return x.flatten(1), features + [x]
+        return through(self.convs, self.out, wave.unsqueeze(1))  # N×1×T in
 
 
 class Discriminators(nn.Module):
