@@ -49,6 +49,7 @@ def test_a_note_or_digit_that_overfills_a_bar_is_masked() -> None:
 def test_a_bar_closed_early_is_masked_unless_a_pickup_or_a_section_end() -> None:
     body = HEAD + "GAB cde | GAB c"
     assert masked_at(body + " |d") == [(len(body) + 2, "d")] and masked_at(body + " | ") == [(len(body) + 2, " ")]  # "c |" short mid-section: only a section's bar line may follow
+    assert masked_at(body + " |\n") == [(len(body) + 2, "\n")]  # nor may the tune stop there (sampling would end it early)
     assert masked_at(body + " || d") == [] and masked_at(body + " :| d") == [] and masked_at(body + " |]\n\n") == []
     assert masked_at(HEAD + "D | GAB cde |") == []  # an anacrusis
     assert masked_at(HEAD + "GAB cde || D | GAB cde |") == []  # a section's own pickup

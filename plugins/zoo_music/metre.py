@@ -126,7 +126,7 @@ class MetreTracker:
         if self.full == 0:
             return None
         if self.short_close:
-            return {"|", "]", ":", "\n"} if self.line else {"\n"}  # a section's end, or the tune's (a blank line)
+            return {"|", "]", ":"} if self.line else {"\n"}  # a section's end (|| |] |:); a prompt's "|" + newline: the tune's
         if self.barline:
             return self.barline_chars()
         if self.tuplet_open:
