@@ -66,7 +66,7 @@ def test_char_tokenizer_round_trip_on_corpus():
     ids = tok.encode(t, text)
     assert tok.decode(t, ids.tolist()) == text
     assert ids[:50_000].tolist() == t.backend_tokenizer.encode(text[:50_000]).ids  # the fast path is the tokenizer
-    assert tok.unknown_characters(t, "ROMEO: €x¿") == ["¿", "€"]
+    assert tok.unknown_pieces(t, "ROMEO: €x¿") == ["¿", "€"]
     with pytest.raises(ZooError, match="€"):
         tok.encode(t, "price: €")
 
@@ -81,7 +81,7 @@ def test_bpe_tokenizer_round_trip():
         ids = tok.encode(t, sample)
         assert len(ids) < len(sample.encode()) or not sample.isascii()
         assert tok.decode(t, ids.tolist()) == sample
-    assert tok.unknown_characters(t, "€") == []
+    assert tok.unknown_pieces(t, "€") == []
 
 
 def test_windows_are_gathered_by_index():

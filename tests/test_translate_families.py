@@ -41,10 +41,10 @@ class TestCycleGANContract(FamilyContract):
     loss_key = "loss_cycle"
 
 
-def make(family: type, config: object, degrade: str, channels: int = 1) -> tuple[object, StepContext]:
+def make(family: type, config: object, degrade: str, channels: int = 1, **info: object) -> tuple[object, StepContext]:
     torch.manual_seed(0)
     context = FamilyContext(Path("unused"), ImageDataConfig(dataset="mnist", image_size=SIZE, degrade=degrade))
-    model = family(config, {"channels": channels, "image_size": SIZE, "num_classes": 10}, context)
+    model = family(config, {"channels": channels, "image_size": SIZE, "num_classes": 10, **info}, context)
     opts = {k: torch.optim.Adam(v, 2e-3, betas=(0.5, 0.999)) for k, v in model.param_groups().items()}
     return model, StepContext(opts, torch.device("cpu"), "fp32", None)
 
@@ -215,6 +215,21 @@ def test_cyclegan_discriminators_get_no_gradient_from_the_generator_step():
     assert any(not torch.equal(x, y) for x, y in zip(before, model.G.parameters()))
     assert all(p.requires_grad for p in [*model.D_target.parameters(), *model.D_source.parameters()])
     assert {"pool_target.images", "pool_source.count"} <= model.state_dict().keys()
+
+
+def test_cyclegan_semantic_loss_reads_outputs_with_a_classifier_of_the_labelled_sources():
+    with pytest.raises(UsageError, match="model.semantic needs labels on the source domain"):
+        make(CycleGANFamily, CycleGANConfig(**GAN_TINY, semantic=1.0), "blur:1.0")
+    model, ctx = make(CycleGANFamily, CycleGANConfig(**GAN_TINY, semantic=1.0), "blur:1.0", source_num_classes=2)
+    data = batch("blur:1.0")
+    data["source_y"] = (data["source"].mean((1, 2, 3)) > data["source"].mean()).long()  # two classes: brighter or darker
+    seen = []
+    original = model.C.forward
+    model.C.forward = lambda x: seen.append(x) or original(x)
+    logs = [model.train_step(data, ctx) for _ in range(30)]
+    assert seen[0].requires_grad and torch.equal(seen[1], data["source"] * 2 - 1), "G's outputs are read; only real sources are learnt"
+    assert float(logs[-1]["loss_c"]) < 0.5 * float(logs[0]["loss_c"]) and {"loss_semantic", "loss_c"} <= logs[0].keys()
+    assert all(p.requires_grad for p in model.C.parameters()) and "c" in model.param_groups()
 
 
 def test_bad_settings_are_usage_errors_naming_the_fix():

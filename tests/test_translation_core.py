@@ -114,6 +114,14 @@ def test_psnr_closed_form() -> None:
     assert p.item() == pytest.approx(20.0, abs=1e-6)  # 0.1 is not exact in float32
 
 
+def test_colorization_is_scored_on_rgb_since_its_grey_input_is_the_y_channel() -> None:
+    red, grey = torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 8)
+    red[:, 0], grey[:] = 0.5, 0.5 * 65.481 / 219  # a grey of the red's luma (BasicSR's Y weights sum to 219/255)
+    assert restoration_scores(grey, red)[0].item() == 100  # on Y the grey guess is perfect (PSNR at its cap)
+    rgb_mse = ((grey - red) ** 2).mean().item()
+    assert restoration_scores(grey, red, luma=False)[0].item() == pytest.approx(-10 * np.log10(rgb_mse), abs=1e-4)
+
+
 def test_ssim_matches_scikit_image_with_basicsr_settings() -> None:
     metrics = pytest.importorskip("skimage.metrics")
     rng = np.random.default_rng(0)

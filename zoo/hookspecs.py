@@ -32,6 +32,13 @@ def register_constraints(register: Callable[[str, Any], None]) -> None:
 
 
 @hookspec
+def register_tokenizers(register: Callable[[str, Any], None]) -> None:
+    """Register tokenizers for text models: `register(name, factory)`, the factory (or "module:attr") called
+    with the train split's text (an iterable of pieces) and returning the `PreTrainedTokenizerFast` saved
+    with the run; a preset picks one with `model.tokenizer: NAME`."""
+
+
+@hookspec
 def register_presets(register: Callable[..., None]) -> None:
     """Register named presets: `register(name, preset_dict)`, or `register(path)` for a presets YAML file."""
 

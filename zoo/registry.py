@@ -17,7 +17,7 @@ from zoo.config import suggest
 from zoo.errors import UsageError, ZooError
 from zoo.plugins import get_plugin_manager
 
-KINDS = ("models", "datasets", "metrics", "presets", "constraints")
+KINDS = ("models", "datasets", "metrics", "presets", "constraints", "tokenizers")
 BUILTIN_PRESETS = Path(__file__).with_name("registry.yaml")
 
 
@@ -49,6 +49,7 @@ class Catalog:
     metrics: dict[str, Entry] = field(default_factory=dict)
     presets: dict[str, Entry] = field(default_factory=dict)
     constraints: dict[str, Entry] = field(default_factory=dict)  # decoding constraints for token models
+    tokenizers: dict[str, Entry] = field(default_factory=dict)  # tokenizers for text models beyond char and bpe
 
     def get(self, kind: str, name: str) -> Entry:
         table: dict[str, Entry] = getattr(self, kind)

@@ -36,6 +36,11 @@ def register_constraints(register) -> None:
 
 
 @hookimpl
+def register_tokenizers(register) -> None:
+    register("folkrnn", "zoo_music.folkrnn:train_folkrnn")
+
+
+@hookimpl
 def on_samples(run: Any, step: int, samples: Any, paths: list[Any]) -> None:
     """Texts written one a file (`zoo sample RUN --out folder/`) that hold ABC tunes get a MIDI and a WAV
     rendering of each tune music21 reads beside them (NNNNN-K.mid, NNNNN-K.wav)."""

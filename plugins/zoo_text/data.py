@@ -60,7 +60,7 @@ def compact(ids: Tensor, vocab_size: int) -> Tensor:
 def token_ids(data: TextData, tokenizer: PreTrainedTokenizerFast, vocab_size: int) -> Tensor:
     """The split's token ids (compact dtype, 1-D): encoded in memory, or for a split with a cache key
     encoded once piece by piece into a memory-mapped token file."""
-    pieces = known_characters(data.chunks(), tokenizer, data.info.get("split", "text"))
+    pieces = known_text(data.chunks(), tokenizer, data.info.get("split", "text"))
     if data.key is None:
         return compact(torch.cat([tok.encode(tokenizer, piece) for piece in pieces] or [torch.zeros(0, dtype=torch.long)]), vocab_size)
     import hashlib
@@ -74,18 +74,24 @@ def token_ids(data: TextData, tokenizer: PreTrainedTokenizerFast, vocab_size: in
     return torch.from_numpy(flat_file(f"tokens-{key}", (tok.encode(tokenizer, piece).numpy() for piece in pieces), dtype))
 
 
-def known_characters(pieces: Iterator[str], tokenizer: PreTrainedTokenizerFast, split: str) -> Iterator[str]:
-    """The pieces without the characters a char vocabulary lacks (a held-out split may have a few the
-    training split has not), with one warning line naming them; BPE encodes everything and passes through."""
-    vocab = set(tokenizer.get_vocab()) if tok.is_char(tokenizer) else None
+def known_text(pieces: Iterator[str], tokenizer: PreTrainedTokenizerFast, split: str) -> Iterator[str]:
+    """The pieces without what a word-level vocabulary lacks (a held-out split may have a few characters,
+    or folkrnn tokens, the training split has not), with one warning line naming them; BPE encodes
+    everything and passes through."""
+    char = tok.is_char(tokenizer)
     dropped: Counter[str] = Counter()
     for piece in pieces:
-        unknown = set(piece) - vocab if vocab is not None else set()
-        if unknown:
+        unknown = set(tok.unknown_pieces(tokenizer, piece))
+        if unknown and char:
             dropped.update({c: piece.count(c) for c in unknown})
             piece = piece.translate(dict.fromkeys(map(ord, unknown)))
+        while unknown and not char:  # the pieces left may join into new ones: cut again
+            parts = tok.pieces(tokenizer, piece)
+            dropped.update(p for p in parts if p in unknown)
+            piece = "".join(p for p in parts if p not in unknown)
+            unknown = set(tok.unknown_pieces(tokenizer, piece))
         yield piece
     if dropped:
-        chars = "".join(sorted(dropped))
-        warnings.warn(f"left {sum(dropped.values())} character(s) of the {split} split out ({chars!r}): the training split's "
-                      "character vocabulary lacks them", stacklevel=2)
+        what, unit = ("".join(sorted(dropped)), "character(s)") if char else (sorted(dropped), "token(s)")
+        warnings.warn(f"left {sum(dropped.values())} {unit} of the {split} split out ({what!r}): the training split's "
+                      "vocabulary lacks them", stacklevel=2)

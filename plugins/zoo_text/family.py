@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from transformers import PreTrainedTokenizerFast
 
 from zoo.capabilities import Condition
+from zoo.config import suggest
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.data.tensors import TextData
 from zoo.device import single_thread
@@ -38,6 +39,7 @@ from zoo_text import tokenizer as tok
 from zoo_text.data import TokenWindows, token_ids
 from zoo_text.lstm import CharLSTM
 
+BUILTIN_TOKENIZERS = ("char", "bpe")
 START = "\n"  # an empty prompt starts from a newline, as nanoGPT's sampling does
 MAX_EVAL_BATCHES = 200
 TEXT_FILES = (".txt", ".abc")  # --prompt FILE: read as the prompt's text
@@ -47,7 +49,7 @@ OTHER_FILES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn", ".wav", ".f
 @dataclass
 class TextConfig:
     arch: Literal["gpt", "lstm", "pretrained"] = "gpt"  # pretrained: the transformers model model.init_from names
-    tokenizer: Literal["char", "bpe"] = "char"
+    tokenizer: str = "char"  # char, bpe, or one a plugin registers (folkrnn: ABC's notes, lengths and bar lines; zoo_music)
     n_layer: int = 4
     n_head: int = 4  # gpt only
     n_embd: int = 128  # embedding and hidden width
@@ -76,8 +78,30 @@ def check_config(config: TextConfig) -> None:
         gpt.check_shape(config.n_layer, config.n_head, config.n_embd, config.block_size, config.dropout, gelu=config.gelu)
     else:
         gpt.check_shape(config.n_layer, 1, config.n_embd, config.block_size, config.dropout)  # the LSTM has no heads
+    if config.arch != "pretrained" and config.tokenizer not in tokenizer_names():
+        raise suggest(config.tokenizer, tokenizer_names(), "model.tokenizer")
     if config.tokenizer == "bpe" and config.bpe_vocab_size < 257:
         raise UsageError(f"model.bpe_vocab_size must be at least 257 (256 bytes + end-of-text), got {config.bpe_vocab_size}")
+
+
+def tokenizer_names() -> list[str]:
+    """char, bpe and the tokenizers plugins registered (`register_tokenizers`)."""
+    from zoo.registry import get_catalog
+
+    return [*BUILTIN_TOKENIZERS, *get_catalog().tokenizers]
+
+
+def train_tokenizer(config: TextConfig, train: TextData) -> PreTrainedTokenizerFast:
+    """The run's new tokenizer, learnt from the train split; a registered one keeps its name in its config."""
+    if config.tokenizer == "char":
+        return tok.train_char(train.chunks())
+    if config.tokenizer == "bpe":
+        return tok.train_bpe(train.chunks(), config.bpe_vocab_size)
+    from zoo.registry import get_catalog
+
+    tokenizer = get_catalog().get("tokenizers", config.tokenizer).load()(train.chunks())
+    tokenizer.init_kwargs[tok.KIND_KEY] = config.tokenizer
+    return tokenizer
 
 
 def build_network(config: TextConfig, vocab_size: int) -> nn.Module:
@@ -153,16 +177,14 @@ class TextFamily(Family):
             raise ZooError(f"model.init_from={init} is not a folder", hint="pass a text run's checkpoint folder (RUN/checkpoints/step_N) or a Hugging Face GPT-2 folder")
         if init is not None and (init / "tokenizer.json").is_file():
             tokenizer = tok.load(init)  # fine-tuning keeps the model's own tokenizer
-            kind = "char" if tok.is_char(tokenizer) else "bpe"
+            kind = tok.kind(tokenizer)
             if kind != config.tokenizer:
                 raise ZooError(f"model.init_from={init} has a {kind} tokenizer but model.tokenizer={config.tokenizer}", hint=f"pass --set model.tokenizer={kind}")
-            unknown = sorted({c for piece in train.chunks() for c in tok.unknown_characters(tokenizer, piece)})
+            unknown = sorted({c for piece in train.chunks() for c in tok.unknown_pieces(tokenizer, piece)})
             if unknown:
-                raise ZooError(f"model.init_from={init}'s tokenizer cannot encode the training text: no tokens for {''.join(unknown)!r}", hint="fine-tune on text made of its characters")
-        elif config.tokenizer == "char":
-            tokenizer = tok.train_char(train.chunks())
+                raise ZooError(f"model.init_from={init}'s tokenizer cannot encode the training text: no tokens for {', '.join(map(repr, unknown[:10]))}", hint="fine-tune on text made of its tokens")
         else:
-            tokenizer = tok.train_bpe(train.chunks(), config.bpe_vocab_size)
+            tokenizer = train_tokenizer(config, train)
         tokenizer.save_pretrained(str(assets))
         info = {"vocab_size": len(tokenizer), "tokenizer": config.tokenizer}
         if init is not None:  # fail now on a mismatch, not after the data is tokenized
@@ -264,14 +286,14 @@ class TextFamily(Family):
             raise UsageError(f"--max-new-tokens must be a positive integer, got {max_new_tokens!r}")
         gpt.check_sampling(temperature, top_k, top_p)
         prompt = prompt_text(prompt)
-        unknown = tok.unknown_characters(tokenizer, prompt)
+        unknown = tok.unknown_pieces(tokenizer, prompt)
         if unknown:
-            raise UsageError(f"--prompt has characters outside this model's vocabulary: {', '.join(map(repr, unknown))}; remove or replace them")
+            raise UsageError(f"--prompt has {tok.noun(tokenizer)} outside this model's vocabulary: {', '.join(map(repr, unknown))}; remove or replace them")
         if stream is not None and not callable(stream):
             raise UsageError(f"stream must be a callable receiving text, got {stream!r}")
         if stream is not None and n != 1:
             raise UsageError(f"streaming prints one sample; use -n 1 (got -n {n})")
-        if prompt or not tok.unknown_characters(tokenizer, START):
+        if prompt or not tok.unknown_pieces(tokenizer, START):
             ids = tok.encode(tokenizer, prompt or START)
         else:
             ids = torch.zeros(1, dtype=torch.long)  # a vocabulary without newlines starts from its first token

@@ -6,6 +6,9 @@ characters. A character the training text lacks has no token: the tokenizer rais
 and sampling rejects such prompts naming the characters.
 `bpe`: byte-level BPE (GPT-2's scheme) trained with `tokenizers`; every string encodes, nothing is unknown.
 Both are saved as `tokenizer.json` + `tokenizer_config.json`, so `AutoTokenizer.from_pretrained` loads them.
+Plugins register more (`register_tokenizers`, e.g. the music plugin's `folkrnn`): a word-level one of those
+splits text into pieces by its pre-tokenizer, and a piece the training text lacks is unknown as a
+character is to `char`.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from transformers import PreTrainedTokenizerFast
 from zoo.errors import ZooError
 
 ENDOFTEXT = "<|endoftext|>"  # BPE's one special token (GPT-2's end-of-text); never in the corpus
+KIND_KEY = "zoo_tokenizer"  # tokenizer_config.json's record of a registered tokenizer's name
 
 
 def train_char(pieces: Iterable[str]) -> PreTrainedTokenizerFast:
@@ -49,24 +53,40 @@ def load(folder: Path) -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast.from_pretrained(str(folder))
 
 
+def is_word_level(tokenizer: PreTrainedTokenizerFast) -> bool:
+    """True for a vocabulary of whole pieces (char, or a registered one such as folkrnn): no fallback for others."""
+    return isinstance(tokenizer.backend_tokenizer.model, models.WordLevel)
+
+
 def is_char(tokenizer: PreTrainedTokenizerFast) -> bool:
     """True for a character vocabulary (every token one character)."""
-    return isinstance(tokenizer.backend_tokenizer.model, models.WordLevel) and all(len(t) == 1 for t in tokenizer.get_vocab())
+    return is_word_level(tokenizer) and all(len(t) == 1 for t in tokenizer.get_vocab())
 
 
-def unknown_characters(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
-    """The distinct characters of `text` that the tokenizer cannot encode (only char vocabularies have any)."""
-    if not is_char(tokenizer):
+def kind(tokenizer: PreTrainedTokenizerFast) -> str:
+    """The name `model.tokenizer` gave the tokenizer: char, bpe, or the registered name saved with it."""
+    return tokenizer.init_kwargs.get(KIND_KEY) or ("char" if is_char(tokenizer) else "bpe")
+
+
+def pieces(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
+    """`text` cut as the tokenizer's pre-tokenizer cuts it (for a word-level vocabulary: its tokens' texts)."""
+    return [piece for piece, _ in tokenizer.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)]
+
+
+def unknown_pieces(tokenizer: PreTrainedTokenizerFast, text: str) -> list[str]:
+    """The distinct pieces of `text` that the tokenizer cannot encode, sorted: characters for `char`, tokens'
+    texts for another word-level vocabulary (folkrnn's `K:Bbm`), none for BPE."""
+    if not is_word_level(tokenizer):
         return []
-    return sorted(set(text) - set(tokenizer.get_vocab()))
+    return sorted(set(text if is_char(tokenizer) else pieces(tokenizer, text)) - set(tokenizer.get_vocab()))
 
 
 def encode(tokenizer: PreTrainedTokenizerFast, text: str) -> Tensor:
     """Token ids of `text` (int64, 1-D). Char vocabularies go through a code-point table: the same ids as
     the tokenizer, about 100× faster on a 1 MB corpus."""
-    unknown = unknown_characters(tokenizer, text)
+    unknown = unknown_pieces(tokenizer, text)
     if unknown:
-        raise ZooError(f"the text has characters outside the tokenizer's vocabulary: {''.join(unknown)!r}", hint="train a new run on this text")
+        raise ZooError(f"the text has {noun(tokenizer)} outside the tokenizer's vocabulary: {', '.join(map(repr, unknown))}", hint="train a new run on this text")
     if not text:
         return torch.zeros(0, dtype=torch.long)
     if not is_char(tokenizer):
@@ -76,6 +96,11 @@ def encode(tokenizer: PreTrainedTokenizerFast, text: str) -> Tensor:
     table = torch.zeros(max(map(ord, vocab)) + 1, dtype=torch.long)
     table[torch.tensor([ord(c) for c in vocab])] = torch.tensor(list(vocab.values()))
     return table[codes]
+
+
+def noun(tokenizer: PreTrainedTokenizerFast) -> str:
+    """What an unknown piece is called in messages."""
+    return "characters" if is_char(tokenizer) else "tokens"
 
 
 def decode(tokenizer: PreTrainedTokenizerFast, ids: list[int]) -> str:

@@ -6,8 +6,8 @@ A batch holds target images (`x`, and `y` when the target has labels) and as man
 (`source`, and `source_y` when the source has labels), drawn through a fixed seeded pairing that is a
 single random cycle, so no item is ever paired with its own index, even when both domains are one
 dataset. As in CycleGAN's unaligned loader, an epoch covers the larger domain once; the smaller one
-wraps around. The source's labels are never trained on: metrics use them to check that a translation
-keeps its class (printed2mnist keeps the digit).
+wraps around. Metrics use the source's labels to check that a translation keeps its class (printed2mnist
+keeps the digit); only a family asked to (CycleGAN's `model.semantic`) trains on them.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def load_domain(name: str, split: str, image_size: int, channels: Any = "auto", 
                 data_dir: str | os.PathLike[str] | None = None, side: str = "source") -> Any:
     """One domain's `split` at `image_size`: the registered image dataset `name`, else the folder `name`."""
     from zoo.data import get_spec, load_dataset
-    from zoo.data.own import ImageFolderConfig, load_images
+    from zoo.data.own import load_images
     from zoo.registry import get_catalog
 
     if name in get_catalog().datasets:
@@ -72,14 +72,21 @@ def load_domain(name: str, split: str, image_size: int, channels: Any = "auto", 
             raise UsageError(f"data.{side}={name} is not an image dataset a domain can be; name one (printed-digits, mnist, "
                              "fashion-mnist) or a folder of images")
         return load_dataset(spec.config(dataset=name, image_size=image_size), split, data_dir)
+    config = folder_config(name, image_size, channels, test_fraction, side)
+    try:
+        return load_images(Path(config.path), split, config)
+    except UsageError as err:  # an empty folder, an empty split: say which domain
+        raise UsageError(f"data.{side}={name}: {err}") from None
+
+
+def folder_config(name: str, image_size: int, channels: Any = "auto", test_fraction: float = 0.1, side: str = "source") -> Any:
+    """The image-folder config a domain given as the folder `name` is read with (so metrics can name the same data)."""
+    from zoo.data.own import ImageFolderConfig
+
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise UsageError(f"data.{side}={name} is neither a registered dataset (zoo datasets lists them) nor a folder")
-    config = ImageFolderConfig(dataset="image-folder", path=str(folder.resolve()), image_size=image_size, channels=channels, test_fraction=test_fraction)
-    try:
-        return load_images(folder, split, config)
-    except UsageError as err:  # an empty folder, an empty split: say which domain
-        raise UsageError(f"data.{side}={name}: {err}") from None
+    return ImageFolderConfig(dataset="image-folder", path=str(folder.resolve()), image_size=image_size, channels=channels, test_fraction=test_fraction)
 
 
 def pairing(n: int) -> Tensor:

@@ -36,9 +36,12 @@ def to_y(x: Tensor) -> Tensor:
     return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
-def restoration_scores(output: Tensor, target: Tensor, crop: int = 0) -> tuple[Tensor, Tensor]:
-    """Per-image (PSNR dB, SSIM) by the BasicSR convention: Y channel for RGB, `crop` border pixels dropped."""
-    a, b = to_y(output.double().clamp(0, 1)), to_y(target.double().clamp(0, 1))
+def restoration_scores(output: Tensor, target: Tensor, crop: int = 0, luma: bool = True) -> tuple[Tensor, Tensor]:
+    """Per-image (PSNR dB, SSIM) by the BasicSR convention: Y channel for RGB (all channels with `luma`
+    False: colorization, whose input already is the Y channel), `crop` border pixels dropped."""
+    a, b = output.double().clamp(0, 1), target.double().clamp(0, 1)
+    if luma:
+        a, b = to_y(a), to_y(b)
     if crop:
         a, b = a[..., crop:-crop, crop:-crop], b[..., crop:-crop, crop:-crop]
     return psnr(a, b).clamp(max=PSNR_CAP_DB), ssim(a, b)
@@ -99,9 +102,12 @@ def test_items(model: Family, ctx: EvalContext, count: int) -> dict[str, Tensor]
 
 def target_dataset(ctx: EvalContext) -> Any:
     """What the outputs should look like: the unpaired target domain, else the run's dataset (or own folder)."""
+    from zoo.data.unpaired import folder_config
+    from zoo.registry import get_catalog
+
     data = ctx.config.data
-    if getattr(data, "target", ""):
-        return data.target
+    if getattr(data, "target", ""):  # a registered dataset, or a folder read as the domain was
+        return data.target if data.target in get_catalog().datasets else folder_config(data.target, data.image_size, data.channels, data.test_fraction, "target")
     return data if getattr(data, "path", "") else data.dataset
 
 
@@ -135,16 +141,18 @@ class Translation(Metric):
         paired = degradation is not None or not getattr(ctx.config.data, "target", "")
         if paired:
             crop = int(degradation.value) if degradation and degradation.kind == "sr" else 0
-            p, s = restoration_scores(output, target, crop)
+            luma = not (source.shape[1] == 1 and target.shape[1] == 3)  # colorization is scored on RGB
+            p, s = restoration_scores(output, target, crop, luma)
             values.update(psnr=float(p.mean()), ssim=float(s.mean()))
             best_name, best_p, best_s = "", -1.0, 0.0
             for name, base in classical_baselines(degradation, source, target).items():
-                bp, bs = restoration_scores(base, target, crop)
+                bp, bs = restoration_scores(base, target, crop, luma)
                 values[f"baseline_psnr[{name}]"] = float(bp.mean())
                 if float(bp.mean()) > best_p:
                     best_name, best_p, best_s = name, float(bp.mean()), float(bs.mean())
             values.update(baseline_psnr=best_p, baseline_ssim=best_s)
-            proto.update(convention="BasicSR: Y channel for RGB, SSIM Gaussian 11×11 σ=1.5 valid", crop_border=crop, baseline=best_name)
+            channels = "Y channel for RGB" if luma else "RGB (colorization: the grey input is the Y channel)"
+            proto.update(convention=f"BasicSR: {channels}, SSIM Gaussian 11×11 σ=1.5 valid", crop_border=crop, baseline=best_name)
         if degradation is not None and degradation.kind in ("sr", "blur", "gray"):
             values["consistency"] = float(psnr(degradation(output).double(), source.double()).clamp(max=PSNR_CAP_DB).mean())
             proto["consistency"] = f"PSNR of the output degraded again ({degradation}) vs the input"
