@@ -252,3 +252,44 @@ def test_centroids_windows_and_motion_plausibility() -> None:
         clip[0, t, 0, 8 : 11, 2 + 2 * t : 5 + 2 * t] = 1.0
     assert motion_plausibility(clip, 3) == 1.0
     assert motion_plausibility(clip[:, [0, 5, 1, 6, 2, 7, 3, 4]], 3) < 0.5
+
+
+@needs_mnist
+def test_serve_continues_an_uploaded_clip(tmp_path: Path) -> None:
+    """A predicting run's page takes a GIF or MP4 upload (never a server path) and shows continuations that keep its
+    first k frames; a clip of another size, a non-clip and a run that cannot predict are one-line errors."""
+    import base64
+    import re
+
+    from fastapi.testclient import TestClient
+
+    import zoo
+    from zoo.serve import create_app
+    from zoo_diffusion.video import VideoPredictFamily
+
+    tiny = {"train.log_every": 1, "train.sample_every": 0, "train.checkpoint_every": 0, **VideoPredictFamily.tiny}
+    run = zoo.train("predict-mmnist", steps=2, out=tmp_path / "pred", overrides=tiny, quiet=True).path
+    client = TestClient(create_app([run]))
+    page = client.get("/").text
+    assert "clip to continue (16×16, at least 2 frames)" in page and 'name="context"' not in page and 'name="mode"' not in page
+    clip = zoo.sample(run, 1, seed=0).clips[0]  # a test clip's context and a prediction: 4 frames of 16×16
+
+    def post(data: bytes, kind: str = "image/gif", **body: object) -> tuple[int, str]:
+        answer = client.post("/predict", json={"run": 0, "seed": 1, "n": 2, "clip": f"data:{kind};base64," + base64.b64encode(data).decode(), **body})
+        return answer.status_code, answer.text
+
+    status, html = post(video.gif_bytes(clip))
+    assert status == 200 and "2 continuations of the uploaded clip&#x27;s first 2 frames" in html
+    shown = base64.b64decode(re.search(r'src="data:image/gif;base64,([^"]+)"', html).group(1))
+    (tmp_path / "shown.gif").write_bytes(shown)
+    tiled = video.clip_tensor(video.read_clip(tmp_path / "shown.gif"))  # two clips side by side, 2-pixel borders
+    assert torch.allclose(tiled[:2, :, 2:18, 2:18], clip[:2], atol=1 / 255) and torch.allclose(tiled[:2, :, 2:18, 20:36], clip[:2], atol=1 / 255)
+    status, html = post(video.mp4_bytes(clip), "video/mp4", n=1)
+    assert status == 200 and "1 continuation of the uploaded clip" in html
+    status, html = post(video.gif_bytes(video.tile(torch.stack([clip, clip]))))
+    assert status == 400 and "Error: the uploaded clip is 38×20 but this run predicts 16×16 clips" in html
+    assert post(b"GIF89a broken")[0] == 400
+    status, html = post(b"not a clip at all")
+    assert status == 400 and "not a GIF, MP4 or WebM clip" in html
+    status, html = post(video.gif_bytes(clip), run=3)
+    assert status == 400 and "run 3 does not predict frames" in html

@@ -4,8 +4,10 @@ One form per run, built from what the family declares (`Family.conditions`) plus
 submission is a plain GET (`/sample?run=0&seed=3&label=7`), so every result has a link that draws it
 again. A run whose model chats (`capabilities.Chats`, with a chat template) also gets a chat box: the page
 keeps the conversation and posts it whole to `/chat`, which answers through `zoo.chat.Session` (the same
-context-window trimming as `zoo chat`). Sampling goes through `zoo.api.sample`, so the page checks exactly what `zoo sample` checks
-and picks up a run's newest checkpoint. Errors show as the CLI's one-line message, never a traceback.
+context-window trimming as `zoo chat`). A run that translates images takes an uploaded image (`/translate`); one that
+predicts frames (`zoo.video.Predicts`) takes an uploaded GIF or MP4 clip whose first k frames it continues (`/predict`,
+`zoo sample --mode predict --context` underneath). Sampling goes through `zoo.api.sample`, so the page checks exactly
+what `zoo sample` checks and picks up a run's newest checkpoint. Errors show as the CLI's one-line message, never a traceback.
 
 No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at runtime.
 """
@@ -17,7 +19,7 @@ import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from zoo.capabilities import LABEL, Chats, Condition, Translates, num_classes
 from zoo.errors import UsageError, ZooError
@@ -43,6 +45,7 @@ class Served:
     data: str = ""  # what it trained on: the dataset's name or the path of your own data
     trained: int | None = None  # steps trained
     chats: bool = False  # the model converses: the page shows a chat box
+    context_shape: tuple[int, int, int, int] | None = None  # k×C×H×W of an uploaded context clip, for runs that predict frames
 
     def heading(self) -> str:
         """The line under the run's name: what it is, what it learned from, for how long."""
@@ -62,21 +65,26 @@ def describe(run_dir: str | os.PathLike[str]) -> Served:
     """Load a run once to read its modality and declared conditions (a run without a checkpoint is an error)."""
     from zoo.api import load
     from zoo.run import Run
+    from zoo.video import Predicts
 
     run = Run.open(run_dir)
     model = load(run_dir)
     classes = num_classes(model)
+    predicts = isinstance(model, Predicts)
     offered = []
     for condition in model.conditions:
         if condition.type not in FORM_TYPES or (condition.name == LABEL.name and not classes):
             continue  # callables (a text stream) have no field; an unconditional instance takes no label
+        if predicts and condition.name in ("mode", "context"):
+            continue  # a context is uploaded (the clip form), never a path on the server
         if condition.name == LABEL.name:  # class names (your own data's folders) where the run has them, else indices
             names = tuple(model.info.get("classes") or ())
             condition = dataclasses.replace(condition, type=str, choices=names) if names else dataclasses.replace(condition, choices=tuple(range(classes)))
         offered.append(condition)
     shape = tuple(model.source_shape) if isinstance(model, Translates) else None
+    context = (model.context_frames, model.info["channels"], model.info["image_size"], model.info["image_size"]) if predicts else None
     return Served(Path(run_dir), run.config.preset, run.config.family, model.modality, model.checkpoint_step, tuple(offered), shape,  # type: ignore[arg-type]
-                  data=run.config.data_source, trained=run.summary().get("step"), chats=converses(model))
+                  data=run.config.data_source, trained=run.summary().get("step"), chats=converses(model), context_shape=context)
 
 
 def converses(model: Any) -> bool:
@@ -161,23 +169,46 @@ def create_app(run_dirs: list[str | os.PathLike[str]], device: str = "cpu") -> A
             result, status = note(f"Error: sampling failed: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}", "error"), 500
         return HTMLResponse(render(served, chosen, params, result), status_code=status)
 
-    @app.post("/translate", response_class=HTMLResponse)
-    async def upload(request: Request) -> HTMLResponse:
-        """An uploaded image (a data URL in JSON, so no multipart parser is needed) through a translating run."""
+    async def answer_upload(request: Request, what: str, work: Callable[[dict[str, Any], int], str]) -> HTMLResponse:
+        """An upload (a data URL in JSON, so no multipart parser is needed) through `work(body, seed)`, one at a time."""
         try:
             body = await request.json()
-            index = _convert("run", str(body.get("run", "0")), int)
-            if not 0 <= index < len(served) or served[index].source_shape is None:
-                raise UsageError(f"run {index} does not translate images; upload to a run of a translating preset")
             seed = _convert("seed", str(body.get("seed") or "0"), int)
             with lock:
-                html = translate_upload(served[index], str(body.get("image", "")), seed, device)
-            return HTMLResponse(html)
+                return HTMLResponse(work(body, seed))
         except ZooError as err:
             return HTMLResponse(note(f"Error: {err}", "error"), status_code=400)
         except Exception as err:  # a family's bug: one line on the page, the traceback in the server's log
-            LOG.exception("translation failed")
-            return HTMLResponse(note(f"Error: translation failed: {type(err).__name__}", "error"), status_code=500)
+            LOG.exception("%s failed", what)
+            return HTMLResponse(note(f"Error: {what} failed: {type(err).__name__}", "error"), status_code=500)
+
+    def chosen_run(body: dict[str, Any], able: Callable[[Served], bool], refusal: str) -> Served:
+        index = _convert("run", str(body.get("run", "0")), int)
+        if not 0 <= index < len(served) or not able(served[index]):
+            raise UsageError(f"run {index} {refusal}")
+        return served[index]
+
+    @app.post("/translate", response_class=HTMLResponse)
+    async def upload(request: Request) -> HTMLResponse:
+        """An uploaded image through a translating run."""
+        def work(body: dict[str, Any], seed: int) -> str:
+            run = chosen_run(body, lambda r: r.source_shape is not None, "does not translate images; upload to a run of a translating preset")
+            return translate_upload(run, str(body.get("image", "")), seed, device)
+
+        return await answer_upload(request, "translation", work)
+
+    @app.post("/predict", response_class=HTMLResponse)
+    async def continue_clip(request: Request) -> HTMLResponse:
+        """n continuations of an uploaded clip's first k frames by a predicting run."""
+        def work(body: dict[str, Any], seed: int) -> str:
+            run = chosen_run(body, lambda r: r.context_shape is not None,
+                             "does not predict frames; upload a clip to a run of a predicting preset (predict-mmnist, convlstm-mmnist)")
+            n = _convert("n", str(body.get("n") or "1"), int)
+            if not 1 <= n <= run.max_n:
+                raise UsageError(f"n must be between 1 and {run.max_n} on this page, got {n}; use `zoo sample -n {n}` for more")
+            return predict_upload(run, str(body.get("clip", "")), n, seed, device)
+
+        return await answer_upload(request, "prediction", work)
 
     @app.post("/chat")
     async def converse(request: Request) -> Any:
@@ -240,6 +271,37 @@ def translate_upload(run: Served, data_url: str, seed: int, device: str) -> str:
     return f'<p class="small muted caption">translation · seed {seed}{esc(said)}</p>' + img(grid, "translation", cls="samples", width=shown_width(grid))
 
 
+CLIP_MAGIC = ((b"GIF8", 0, ".gif"), (b"ftyp", 4, ".mp4"), (b"\x1a\x45\xdf\xa3", 0, ".webm"))  # what an upload is, by its first bytes
+
+
+def predict_upload(run: Served, data_url: str, n: int, seed: int, device: str) -> str:
+    """The HTML showing n continuations (context, then prediction) of an uploaded clip's first k frames."""
+    import base64
+    import binascii
+    import tempfile
+
+    from zoo.api import sample
+
+    try:
+        raw = base64.b64decode(data_url.partition(",")[2], validate=True)
+    except binascii.Error:
+        raw = b""
+    suffix = next((ext for magic, at, ext in CLIP_MAGIC if raw[at : at + len(magic)] == magic), None)
+    if suffix is None:
+        raise UsageError("the upload is not a GIF, MP4 or WebM clip")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        path.write_bytes(raw)
+        try:
+            samples = sample(run.path, n, seed=seed, device=device, mode="predict", context=str(path))
+        except UsageError as err:  # read_context names the file as a --context flag: here it is the upload
+            raise UsageError(str(err).replace(f"--context {path}", "the uploaded clip")) from None
+    k = run.context_shape[0]  # type: ignore[index]
+    caption = (f"{n} continuation{'s' if n > 1 else ''} of the uploaded clip's first {k} frames · seed {seed}"
+               f" · checkpoint step {samples.meta.get('checkpoint_step')}")
+    return f'<p class="small muted caption">{esc(caption)}</p>' + samples_html(samples)
+
+
 def render(served: list[Served], chosen: int | None = None, params: Mapping[str, str] | None = None, result: str = "") -> str:
     """The page: one form per run, the result under the form that asked for it."""
     sections = [
@@ -254,7 +316,7 @@ def render(served: list[Served], chosen: int | None = None, params: Mapping[str,
             + form(i, run, values)
             + (f'<div class="result" id="result-{i}">{result}</div>' if i == chosen else "")
         )
-    if any(run.source_shape for run in served):
+    if any(run.source_shape or run.context_shape for run in served):
         sections.append(UPLOAD_SCRIPT)
     if any(run.chats for run in served):
         sections.append(CHAT_SCRIPT)
@@ -284,7 +346,8 @@ def form(index: int, run: Served, values: Mapping[str, str]) -> str:
         + "".join(fields)
         + '<button type="submit">Sample</button></form>'
     )
-    return sample_form + (upload_form(index, run.source_shape) if run.source_shape else "") + (chat_form(index) if run.chats else "")
+    return (sample_form + (upload_form(index, run.source_shape) if run.source_shape else "")
+            + (clip_form(index, run) if run.context_shape else "") + (chat_form(index) if run.chats else ""))
 
 
 def chat_form(index: int) -> str:
@@ -300,20 +363,33 @@ def upload_form(index: int, shape: tuple[int, int, int]) -> str:
     """A file field whose image is posted (as a data URL) to /translate; the answer shows below it."""
     channels, height, width = shape
     return (
-        f'<form class="translate" id="translate-{index}" onsubmit="return zooTranslate(this, {index})">'
+        f'<form class="translate" id="translate-{index}" onsubmit="return zooUpload(this, {index}, \'/translate\', \'image\', \'translated-{index}\')">'
         f'<label title="any image; it is converted to {channels} channel(s) and resized to {width}×{height} when it differs">'
-        f'image to translate ({width}×{height}) <input type="file" name="image" accept="image/*" required></label>'
+        f'image to translate ({width}×{height}) <input type="file" name="upload" accept="image/*" required></label>'
         '<label>seed <input type="number" name="seed" value="0" step="1"></label><button type="submit">Translate</button></form>'
         f'<div class="result" id="translated-{index}"></div>'
     )
 
 
-UPLOAD_SCRIPT = (  # posts the chosen file as a data URL and shows the answer under its form
-    "<script>function zooTranslate(form, run) {"
-    "const file = form.image.files[0]; if (!file) return false; const reader = new FileReader();"
-    "reader.onload = () => fetch('/translate', {method: 'POST', headers: {'Content-Type': 'application/json'},"
-    "body: JSON.stringify({run: run, seed: form.seed.value, image: reader.result})})"
-    ".then(r => r.text()).then(html => { document.getElementById('translated-' + run).innerHTML = html; });"
+def clip_form(index: int, run: Served) -> str:
+    """A file field whose clip is posted (as a data URL) to /predict with n and seed; the continuations show below it."""
+    frames, _, height, width = run.context_shape  # type: ignore[misc]
+    return (
+        f'<form class="predict" id="predict-{index}" onsubmit="return zooUpload(this, {index}, \'/predict\', \'clip\', \'predicted-{index}\')">'
+        f'<label title="a GIF or MP4 of {width}×{height} frames; its first {frames} are given and the rest predicted">'
+        f'clip to continue ({width}×{height}, at least {frames} frames) <input type="file" name="upload" accept="image/gif,video/*" required></label>'
+        + field_html("n", "number", "1", f"how many futures (1 to {run.max_n})", f'min="1" max="{run.max_n}" step="1"')
+        + '<label>seed <input type="number" name="seed" value="0" step="1"></label><button type="submit">Predict</button></form>'
+        f'<div class="result" id="predicted-{index}"></div>'
+    )
+
+
+UPLOAD_SCRIPT = (  # posts the chosen file as a data URL under `key` (with seed, and n where the form has it) and shows the answer
+    "<script>function zooUpload(form, run, url, key, target) {"
+    "const file = form.upload.files[0]; if (!file) return false; const reader = new FileReader();"
+    "reader.onload = () => { const body = {run: run, seed: form.seed.value}; body[key] = reader.result; if (form.n) body.n = form.n.value;"
+    "fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)})"
+    ".then(r => r.text()).then(html => { document.getElementById(target).innerHTML = html; }); };"
     "reader.readAsDataURL(file); return false; }</script>"
 )
 

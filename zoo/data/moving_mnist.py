@@ -13,7 +13,8 @@ Splits: `train` draws fresh sequences for every batch from the global RNG (which
 resume is exact) with digits from MNIST's train split; `test` is a fixed set of `test_sequences`
 sequences from MNIST's test split, its parameters drawn once from TEST_SEED (cached in memory, a few
 hundred kB) and its frames rendered per batch. A batch holds `x` (N×T×1×S×S in [0, 1]), `digits`
-(N×D labels) and `direction` (N: the first digit's initial direction of motion in 8 sectors of 45°).
+(N×D labels) and `direction` (N×D: each digit's initial direction of motion in 8 sectors of 45°), the free
+labels zoo.metrics.video_features trains its video network on.
 """
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ class MovingMNIST:
         pos = trajectories(params["start"], params["velocity"], cfg.frames, cfg.step)  # N×D×T×2
         offsets = (pos * free).long()  # int() of a non-negative float: truncation, as the original
         x = render(self.images[params["index"]].float() / 255, offsets, cfg.image_size)
-        theta = torch.atan2(params["velocity"][:, 0, 0], params["velocity"][:, 0, 1]) % (2 * math.pi)
+        theta = torch.atan2(params["velocity"][..., 0], params["velocity"][..., 1]) % (2 * math.pi)  # N×D
         direction = (theta / (2 * math.pi / DIRECTIONS)).long().clamp_max(DIRECTIONS - 1)
         return {"x": x, "digits": self.labels[params["index"]], "direction": direction}
 

@@ -25,6 +25,7 @@ METRICS = {
     "prediction": "zoo.metrics.video:prediction",
     "clip_restoration": "zoo.metrics.video:clip_restoration",
     "clip_quality": "zoo.metrics.video:clip_quality",
+    "fvd": "zoo.metrics.video_features:fvd",
 }
 
 
