@@ -207,7 +207,7 @@ def test_evaluate_real_prints_the_floors() -> None:
 
 @pytest.mark.parametrize("args, message", [
     ((), "or pass --real DATASET"),
-    (("--real", "mnist", "--metrics", "fdi"), "did you mean fid"),
+    (("--real", "mnist", "--metrics", "fdi"), "unknown metric 'fdi'; did you mean"),
     (("--real", "mnist", "--features", "inception"), "cannot be downloaded here; pass a local copy with --set features.weights=PATH"),
     (("--real", "mnist", "--features", "inception", "--set", "features.weights=/no/such.pth"), "not found at /no/such.pth"),
     (("--real", "mnist", "--set", "feature.weights=x"), "did you mean features.weights"),
@@ -217,6 +217,8 @@ def test_evaluate_real_prints_the_floors() -> None:
 def test_evaluate_usage_errors(args: tuple[str, ...], message: str) -> None:
     result = run_cli("evaluate", *args)
     assert result.exit_code == 2 and message in result.output, result.output
+    if "fdi" in args:
+        assert "fid" in result.output.split("did you mean", 1)[1]  # among the close matches (fvd is one too)
 
 
 def test_inception_features_from_a_local_weights_file(tmp_path) -> None:
