@@ -33,12 +33,7 @@ HAND_WRITTEN = [  # the metre tracker's test tunes: anacrusis, repeats, endings,
 TINY = {"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 96, "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models run on one intra-op thread
 
 
 def test_tokens_of_a_hand_tokenized_tune() -> None:
