@@ -13,7 +13,7 @@ from zoo.evaluation import EvalContext, Metric, MetricResult
 from zoo.metrics.image_quality import psnr, ssim_map, ssim_window
 from zoo.restoration import MASK, check_restores, masks, mean_fill
 
-IMAGES = 500  # test images restored per evaluation (a restoration costs a full sampling run)
+IMAGES = 500  # test images restored per evaluation at most (a restoration costs a full sampling run)
 
 
 def masked_psnr(x: Tensor, y: Tensor, hidden: Tensor) -> Tensor:
@@ -45,7 +45,7 @@ class Inpainting(Metric):
         restorer = check_restores(model)
         kind = MASK.check(ctx.options.get("inpainting.mask", MASK.default))
         test = ctx.raw_split("test")
-        count = min(IMAGES, len(test))
+        count = min(IMAGES, ctx.num_samples, len(test))
         generator = ctx.generator()
         pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(ctx.seed))[:count]
         scores: dict[str, list[Tensor]] = {"inpaint_psnr": [], "inpaint_ssim": [], "inpaint_baseline_psnr": [], "inpaint_baseline_ssim": []}
