@@ -37,6 +37,29 @@ def test_parallel_fifths_and_octaves_counted_as_music21_names_them(progression: 
     assert harmony.parallels(progression) == expected
 
 
+def rule_after(progression: np.ndarray, lookahead: int = 0) -> harmony.NoParallels:
+    """The voice-leading rule having seen an END, then `progression`'s tokens in `ahead`'s layout up to its last bass."""
+    rule = harmony.NoParallels(lookahead)
+    ids = tokens.voice_tokens(tokens.ahead(torch.from_numpy(progression), lookahead)).flatten()
+    rule.observe(torch.tensor([[tokens.END]]))
+    for token in ids[: tokens.VOICES * (len(progression) + lookahead) - 1]:
+        rule.observe(token.reshape(1, 1))
+    return rule
+
+
+@pytest.mark.parametrize("lookahead", [0, 2])
+def test_voice_leading_rule_forbids_exactly_the_bass_notes_that_make_parallels(lookahead: int) -> None:
+    progression = chords((67, 64, 60, 48), (69, 65, 60, 48))  # the bass is still to be written in the second frame
+    allowed = rule_after(progression, lookahead).allowed(torch.device("cpu"))[0]
+    bass = {p: bool(allowed[2 + 3 * tokens.SLOTS + p - LOW]) for p in range(36, 72)}
+    forbidden = sorted(p for p, ok in bass.items() if not ok)
+    # S G->A over B C (a fifth): not D; A E->F over C (a third) and T C->C (not moving): free. Staying on C is oblique motion.
+    assert forbidden == [38, 50, 62] and bass[48] and bool(allowed[1 + 3 * tokens.SLOTS])  # and a rest is allowed
+    for p in forbidden:  # each forbidden note is a parallel the counter names
+        assert harmony.parallels(chords((67, 64, 60, 48), (69, 65, 60, p))) == 1
+    assert all(harmony.parallels(chords((67, 64, 60, 48), (69, 65, 60, p))) == 0 for p, ok in bass.items() if ok)
+
+
 def test_range_and_crossing_counts() -> None:
     keys = chords((72, 64, 55, 48), (60, 64, 55, 30))  # second frame: alto above soprano, bass below E2
     assert harmony.crossings(keys) == 1
@@ -81,6 +104,17 @@ class TestHarmonizeContract(FamilyContract):
         keys = model.harmonize(sopranos, torch.Generator().manual_seed(0))
         assert keys.shape == (2, 5, 4) and torch.equal(keys[..., 0].cpu(), sopranos)
         assert (keys[..., 1:] >= -1).all() and (keys[..., 1:] < scores.KEYS).all()
+
+    def test_voice_leading_constraint_leaves_no_parallels_and_counts_its_cost(self, run_dir: Path) -> None:
+        model = zoo.load(run_dir)
+        sopranos = torch.tensor([[60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 59]]).repeat(4, 1) - LOW
+        free = model.harmonize(sopranos, torch.Generator().manual_seed(0))
+        keys, steered = model.harmonize_steered(sopranos, torch.Generator().manual_seed(0), constrain="voice-leading")
+        assert sum(harmony.parallels(k) for k in free.cpu().numpy()) > 0, "an untrained model writes parallels when free"
+        assert sum(harmony.parallels(k) for k in keys.cpu().numpy()) == 0 and torch.equal(keys[..., 0].cpu(), sopranos)
+        assert steered is not None and steered.masked_mass > 0 and steered.nats > 0
+        with pytest.raises(UsageError, match="constrain=voice-leading"):
+            model.harmonize(sopranos, constrain="metre")
 
     def test_translate_keeps_the_melody_bit_for_bit(self, run_dir: Path, tmp_path: Path) -> None:
         source = write_midi(tmp_path / "melody.mid", MELODY)

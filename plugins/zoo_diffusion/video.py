@@ -2,8 +2,10 @@
 N×T×C×H×W, with a factorised space-time U-Net (zoo.nn.spacetime) in place of the image UNet.
 
 `video-flow` generates clips from noise. `video-predict` is the same model conditioned on the first k
-frames (SVG/MCVD's frame prediction): the given frames, zero-padded to the clip's length, and a mask
-channel (1 on given frames) are concatenated to x_t on every frame's channels; training regresses the
+frames (SVG/MCVD's frame prediction): every frame gets all k given frames stacked on its channels, a mask channel (1 on
+the given frames) and its position in the clip, concatenated to x_t. (Given only its own frame's
+context, a late frame sees the context through the temporal convolutions alone, whose reach is one
+frame per block: too short for frames 6-10 of a clip to see frames 1-5.) Training regresses the
 objective's target on the whole clip, and `predict` integrates from noise given the context, so seeds
 give different futures. The given frames of a sampled clip are the given ones, exactly.
 """
@@ -101,15 +103,18 @@ class VideoPredictFamily(VideoFlowFamily):
         self.context_frames: int = config.context
 
     def cond_channels(self, info: dict[str, Any]) -> int:
-        return info["channels"] + 1  # the given frames and the mask saying which they are
+        return self.config.context * info["channels"] + 2  # the given frames, the mask saying which frames they are, the position
 
     def conditioning(self, given: Tensor) -> Tensor:
-        """Given frames N×k×C×H×W in [-1, 1] -> N×T×(C+1)×H×W: zero-padded to T frames, plus the mask channel."""
-        n, k = given.shape[:2]
-        pad = given.new_zeros(n, self.frames - k, *given.shape[2:])
-        mask = torch.zeros(n, self.frames, 1, *given.shape[3:], device=given.device, dtype=given.dtype)
-        mask[:, :k] = 1
-        return torch.cat([torch.cat([given, pad], 1), mask], 2)
+        """Given frames N×k×C×H×W in [-1, 1] -> N×T×(k·C+2)×H×W: for every frame, the k given frames on its
+        channels, the mask (1 on given frames) and its position t/(T-1)."""
+        n, k, c, h, w = given.shape
+        T = self.frames
+        stacked = given.reshape(n, 1, k * c, h, w).expand(n, T, k * c, h, w)
+        mask = (torch.arange(T, device=given.device) < k).to(given.dtype)
+        position = torch.arange(T, device=given.device, dtype=given.dtype) / (T - 1)
+        planes = torch.stack([mask, position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
+        return torch.cat([stacked, planes], 2)
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         x = batch["x"] * 2 - 1

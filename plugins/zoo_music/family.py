@@ -53,6 +53,7 @@ class MusicFamily(Family):
         Condition("frames", int, None, "frames to generate (default: model.sample_frames)"),
         Condition("temperature", float, 1.0, "sampling temperature; 0 is greedy"),
         Condition("prompt", str, "", "a score file (" + " ".join(scores.SCORE_EXTS) + ") whose opening every sample continues (moved to C major / A minor)"),
+        Condition("constrain", str, None, "voice-leading: no parallel fifths or octaves as the lower voices are drawn (four-voice GPTs; harmonizing too)"),
     )
     input_suffixes: ClassVar[tuple[str, ...]] = scores.SCORE_EXTS  # zoo translate: melodies to harmonize (gpt runs)
     tiny: ClassVar[dict[str, Any]] = {
@@ -88,8 +89,10 @@ class MusicFamily(Family):
         return {"loss": loss.detach()}
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None, temperature: float = 1.0, prompt: str = "") -> MusicSamples:
-        """`n` pieces of `frames` frames; with `prompt` (a score file) each is its opening, continued."""
+    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None, temperature: float = 1.0, prompt: str = "",
+               constrain: str | None = None) -> MusicSamples:
+        """`n` pieces of `frames` frames; with `prompt` (a score file) each is its opening, continued; with
+        `constrain=voice-leading`, without parallel fifths and octaves."""
         frames = self.config.sample_frames if frames is None else frames
         if frames < 1:
             raise UsageError(f"frames must be a positive integer, got {frames}")
@@ -97,18 +100,32 @@ class MusicFamily(Family):
         fpq = self.info["frames_per_quarter"]
         opening = self.opening(Path(prompt), n) if prompt else None  # n×T0×88
         if self.config.arch == "lstm":
+            if constrain is not None:
+                raise UsageError("constrain=voice-leading steers the four-voice GPT; this run is a piano-roll LSTM")
             rolls = self.lstm.sample(n, frames, generator, temperature, opening)
         else:
             L = self.config.lookahead
             start = torch.full((n, 1), tokens.END, device=self.device)  # a piece starts after an END
             if opening is not None:
                 start = torch.cat([start, tokens.encode(opening[0]).to(self.device).expand(n, -1)], 1)
-            ids = gpt.generate(tokens.VoiceOrder(self.gpt), start, tokens.VOICES * (frames + L), generator, temperature)
+            model, _ = self.steered(tokens.VoiceOrder(self.gpt), constrain)
+            ids = gpt.generate(model, start, tokens.VOICES * (frames + L), generator, temperature)
             keys = tokens.token_keys(ids[:, start.shape[1] :]).reshape(n, frames + L, tokens.VOICES)
             rolls = tokens.rolls_of(tokens.behind(keys, L))
         if opening is not None:
             rolls = torch.cat([opening.to(rolls), rolls], 1)
-        return MusicSamples(rolls, fpq, meta={"frames": frames, "temperature": temperature, "frames_per_quarter": fpq, **({"prompt": Path(prompt).name} if prompt else {})})
+        return MusicSamples(rolls, fpq, meta={"frames": frames, "temperature": temperature, "frames_per_quarter": fpq, **({"prompt": Path(prompt).name} if prompt else {}),
+                                              **({"constraint": constrain} if constrain else {})})
+
+    def steered(self, model: Any, constrain: str | None) -> tuple[Any, gpt.Steered | None]:
+        """`model` seen through the voice-leading rule when `constrain` asks for it (and the Steered view,
+        which counts what the rule cost), else as it is."""
+        if constrain is None:
+            return model, None
+        if constrain != "voice-leading":
+            raise UsageError(f"constrain={constrain}: the four-voice GPT knows constrain=voice-leading (no parallel fifths or octaves)")
+        steered = gpt.Steered(model, harmony.NoParallels(self.config.lookahead))
+        return steered, steered
 
     def opening(self, path: Path, n: int) -> Tensor:
         """The prompt file's piano roll n×T0×88 on this model's grid, in C major / A minor."""
@@ -128,28 +145,34 @@ class MusicFamily(Family):
 
     # ---- harmonizing (zoo translate RUN melody.mid --out harmonized.mid) --------------------------
     @torch.no_grad()
-    def harmonize(self, sopranos: Tensor, generator: torch.Generator | None = None, temperature: float = 1.0) -> Tensor:
+    def harmonize(self, sopranos: Tensor, generator: torch.Generator | None = None, temperature: float = 1.0, constrain: str | None = None) -> Tensor:
         """Soprano keys N×T (-1: rests) -> the four voices N×T×4, the soprano exactly as given: each frame's
         alto, tenor and bass drawn after the melody up to `lookahead` frames ahead."""
+        return self.harmonize_steered(sopranos, generator, temperature, constrain)[0]
+
+    def harmonize_steered(self, sopranos: Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+                          constrain: str | None = None) -> tuple[Tensor, gpt.Steered | None]:
+        """`harmonize`, and the Steered view that counted what `constrain` cost (None without one)."""
         if self.config.arch != "gpt":
             raise UsageError("this run is a piano-roll LSTM, which cannot harmonize; train harmonize-chorales (or use a gpt-chorales run)")
         gpt.check_sampling(temperature, None, None)
         n, T, L = *sopranos.shape, self.config.lookahead
         ahead = torch.cat([sopranos, sopranos.new_full((n, L), -1)], 1).to(self.device)  # N×(T+L): the soprano of row j
         melody = tokens.voice_tokens(torch.stack([ahead, *[torch.full_like(ahead, -1)] * 3], 2))[..., 0]
-        steered = gpt.Steered(self.gpt, tokens.Melody(melody))
+        model, steered = self.steered(gpt.Steered(self.gpt, tokens.Melody(melody)), constrain)
         start = torch.full((n, 1), tokens.END, device=self.device)
-        ids = gpt.generate(steered, start, tokens.VOICES * (T + L), generator, temperature)
-        return tokens.behind(tokens.token_keys(ids[:, 1:]).reshape(n, T + L, tokens.VOICES), L)
+        ids = gpt.generate(model, start, tokens.VOICES * (T + L), generator, temperature)
+        return tokens.behind(tokens.token_keys(ids[:, 1:]).reshape(n, T + L, tokens.VOICES), L), steered
 
-    def translate_file(self, source: Path, out: Path, generator: torch.Generator | None = None, temperature: float = 1.0, **conditions: Any) -> Path:
+    def translate_file(self, source: Path, out: Path, generator: torch.Generator | None = None, temperature: float = 1.0, constrain: str | None = None,
+                       **conditions: Any) -> Path:
         """A melody (the first part of a MIDI, MusicXML, ABC or kern file) harmonized in four parts, the melody
         kept exactly as it was, written at `out` (.mid, .musicxml or .mxl; another suffix becomes .mid)."""
         if conditions:
-            raise UsageError(f"harmonizing takes only temperature, not {', '.join(conditions)}")
+            raise UsageError(f"harmonizing takes only temperature and constrain, not {', '.join(conditions)}")
         fpq = self.info["frames_per_quarter"]
         part, soprano, shift = harmony.read_melody(Path(source), fpq)
-        keys = self.harmonize(torch.from_numpy(soprano)[None], generator, temperature)[0].cpu().numpy()
+        keys = self.harmonize(torch.from_numpy(soprano)[None], generator, temperature, constrain)[0].cpu().numpy()
         return harmony.write_score(harmony.harmonized_score(part, keys, fpq, shift), Path(out))
 
     def throughput_unit(self) -> tuple[str, float]:

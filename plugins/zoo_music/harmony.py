@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from zoo.errors import UsageError, ZooError
 from zoo_music import scores, tokens
@@ -94,6 +95,44 @@ def parallels(keys: np.ndarray) -> int:
                 quartet = voiceLeading.VoiceLeadingQuartet(*(note.Note(int(k) + scores.LOWEST) for k in pair))
                 count += bool(quartet.parallelFifth() or quartet.parallelUnisonOrOctave())
     return count
+
+
+class NoParallels:
+    """`zoo.nn.gpt.Steered`'s rule for `constrain=voice-leading`: an alto, tenor or bass key is forbidden when,
+    against a voice above it already written in its frame, it repeats the previous frame's fifth or
+    octave (unison) with both voices moving: the moves `parallels` counts. Tokens come in voice order
+    (`tokens.VoiceOrder`), the lower voices `lookahead` rows behind the soprano (`tokens.ahead`); the
+    prompt's first token (an END) is not a frame."""
+
+    def __init__(self, lookahead: int = 0) -> None:
+        self.lookahead, self.rows = lookahead, 0
+        self.written: list[Tensor] = []  # written[p]: the keys N (-1 rests) of token p after the END
+
+    def observe(self, ids: Tensor) -> None:
+        new = ids if self.rows else ids[:, 1:]  # the prompt starts with an END
+        self.rows = len(ids)
+        self.written += list(tokens.token_keys(new).T)
+
+    def key(self, frame: int, voice: int) -> Tensor:
+        """Keys N of `voice` in `frame`: the soprano's row is the frame, the others' `lookahead` rows later."""
+        return self.written[tokens.VOICES * (frame + (self.lookahead if voice else 0)) + voice]
+
+    def allowed(self, device: torch.device) -> Tensor:
+        allowed = torch.ones(self.rows, tokens.VOCAB, dtype=torch.bool, device=device)
+        row, voice = divmod(len(self.written), tokens.VOICES)
+        frame = row - self.lookahead
+        if voice == 0 or frame < 1:
+            return allowed
+        keys = torch.arange(scores.KEYS, device=device)
+        before_lower = self.key(frame - 1, voice).to(device)[:, None]  # N×1
+        for upper in range(voice):
+            before, now = self.key(frame - 1, upper).to(device)[:, None], self.key(frame, upper).to(device)[:, None]
+            interval = (before - before_lower) % 12
+            moving = (before >= 0) & (before_lower >= 0) & (now >= 0) & (now != before) & ((interval == 0) | (interval == 7))
+            forbidden = moving & ((now - keys) % 12 == interval) & (keys != before_lower)  # N×88
+            slots = 2 + voice * tokens.SLOTS + keys  # the voice's key tokens
+            allowed[:, slots] &= ~forbidden
+        return allowed
 
 
 def in_range(keys: np.ndarray) -> tuple[int, int]:

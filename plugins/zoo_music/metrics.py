@@ -185,7 +185,8 @@ class Harmonization(Metric):
     version = "1"
     modalities = ("music",)
     higher_is_better = {"parallels_per_100_beats": False, "parallels_per_100_beats_bach": False, "parallels_vs_bach": False,
-                        "in_range": True, "in_range_bach": True, "crossings": False, "crossings_bach": False, "key_agreement": True}
+                        "in_range": True, "in_range_bach": True, "crossings": False, "crossings_bach": False, "key_agreement": True,
+                        "masked_share": False, "constraint_nats_per_frame": False}
 
     def compute(self, model: Family, ctx: EvalContext) -> MetricResult:
         import torch
@@ -198,7 +199,9 @@ class Harmonization(Metric):
         sopranos = torch.full((len(bach), max(lengths)), -1, dtype=torch.long)
         for i, v in enumerate(bach):
             sopranos[i, : len(v)] = torch.from_numpy(v[:, 0])
-        ours = [keys[:n] for keys, n in zip(model.harmonize(sopranos, ctx.generator(), 1.0).cpu().numpy(), lengths)]
+        constrain = ctx.conditions.get("constrain")
+        harmonized, steered = model.harmonize_steered(sopranos, ctx.generator(), 1.0, constrain)
+        ours = [keys[:n] for keys, n in zip(harmonized.cpu().numpy(), lengths)]
         beats = sum(lengths) / test.info["frames_per_quarter"]
         rate = lambda pieces: 100 * sum(map(harmony.parallels, pieces)) / beats  # noqa: E731
         share = lambda counts: sum(c[0] for c in counts) / max(1, sum(c[1] for c in counts))  # noqa: E731
@@ -208,7 +211,12 @@ class Harmonization(Metric):
         values.update(in_range=share([harmony.in_range(k) for k in ours]), in_range_bach=share([harmony.in_range(k) for k in bach]),
                       crossings=sum(map(harmony.crossings, ours)) / sum(lengths), crossings_bach=sum(map(harmony.crossings, bach)) / sum(lengths),
                       key_agreement=sum(key(a) == key(b) for a, b in zip(ours, bach)) / len(bach))
-        return MetricResult(values, {"pieces": len(bach), "beats": beats, "seed": ctx.seed, "temperature": 1.0, "reference": f"{ctx.config.data.dataset}/test (Bach's own harmonizations)",
+        protocol: dict[str, Any] = {}
+        if steered is not None:  # what the rule cost: the share of the lower voices' probability it masked, and the nats it gave up
+            written = harmonized.shape[0] * harmonized.shape[1] * (tokens.VOICES - 1)
+            values.update(masked_share=steered.masked_mass / written, constraint_nats_per_frame=steered.nats / (harmonized.shape[0] * harmonized.shape[1]))
+            protocol["constraint"] = constrain
+        return MetricResult(values, {**protocol, "pieces": len(bach), "beats": beats, "seed": ctx.seed, "temperature": 1.0, "reference": f"{ctx.config.data.dataset}/test (Bach's own harmonizations)",
                                      "parallels": "fifths and octaves/unisons between any two voices, frame to frame, both voices moving (music21 VoiceLeadingQuartet)",
                                      "in_range": f"share of sounding voice-frames within S {harmony.RANGES[0]}, A {harmony.RANGES[1]}, T {harmony.RANGES[2]}, B {harmony.RANGES[3]} (MIDI), in C major / A minor",
                                      "crossings": "share of frames where a lower voice sounds above the one over it (Bach's are 0: the tokens give the highest keys to the highest voices)"})
