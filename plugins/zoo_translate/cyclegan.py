@@ -4,9 +4,7 @@ source), and two PatchGAN discriminators, trained with LSGAN losses, the cycle l
 both domains have one shape). Each discriminator is shown fakes from a history pool of 50 past ones.
 An optional semantic loss (CyCADA, Hoffman et al. 2018) asks a classifier trained on the labelled source
 domain (never on G's outputs) to read G(a) as a's class, so a translation keeps its content: on printed →
-handwritten digits the cycle alone lets G add marks that turn a 1 into a 2. Where both domains are
-labelled with one set of classes, `class_conditional` shows each discriminator the class beside the image
-(one-hot planes, as a conditional GAN's input), so a 1 with a 2's stroke no longer passes as a real 1.
+handwritten digits the cycle alone lets G add marks that turn a 1 into a 2.
 
 Batches hold `x` (target-domain images) and `source` (source-domain images); the family never uses that
 they may happen to be aligned. Every network runs at the target's size: a smaller source domain (×4
@@ -38,7 +36,6 @@ class CycleGANConfig(AdversarialConfig):
     identity: float = 0.5  # the identity loss's weight as a fraction of λ (when source and target shapes match)
     pool_size: int = 50  # past fakes each discriminator draws from (Shrivastava et al. 2017); 0: only the current ones
     semantic: float = 0.0  # weight of CyCADA's semantic loss: a classifier of the labelled source must read G(a) as a's class
-    class_conditional: bool = False  # both discriminators see the class (one-hot planes beside the image): G(a) must pass as a target image *of a's class*
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -59,34 +56,15 @@ class CycleGANFamily(Translator):
 
     def __init__(self, config: CycleGANConfig, info: dict[str, Any], context: FamilyContext) -> None:
         super().__init__(config, info, context)
-        cs = self.source_shape[0]
+        cs, ss, _ = self.source_shape
         self.G = self.unet(cs, self.channels)  # source -> target
         self.F = self.unet(self.channels, cs)  # target -> source (at the target's size, then resized)
-        self.classes = self.shared_classes(info) if config.class_conditional else 0
-        self.D_target = patchgan(self.channels + self.classes, self.size, config)
-        self.D_source = patchgan(cs + self.classes, self.size, config)  # source-domain images, judged at the target's size
-        # The pools keep what the discriminators saw: fakes at the target's size, with their class planes.
-        self.pool_target = HistoryPool(config.pool_size, (self.channels + self.classes, self.size, self.size))
-        self.pool_source = HistoryPool(config.pool_size, (cs + self.classes, self.size, self.size))
+        self.D_target = patchgan(self.channels, self.size, config)
+        self.D_source = patchgan(cs, self.size, config)  # source-domain images, judged at the target's size
+        self.pool_target = HistoryPool(config.pool_size, (self.channels, self.size, self.size))
+        self.pool_source = HistoryPool(config.pool_size, (cs, ss, ss))
         self.use_identity = config.identity > 0 and self.source_shape == (self.channels, self.size, self.size)
         self.C = self.source_classifier(info) if config.semantic > 0 else None
-
-    def shared_classes(self, info: dict[str, Any]) -> int:
-        """The class count both labelled domains share (class-conditional discriminators need it)."""
-        source, target = info.get("source_num_classes", 0), info.get("num_classes", 0)
-        if not source or source != target:
-            raise UsageError(f"model.class_conditional needs labels on both domains with one class count (source {source or 'none'}, "
-                             f"target {target or 'none'}; a folder gives labels through class subfolders); use --set model.class_conditional=false")
-        return source
-
-    def judged(self, images: Tensor, labels: Tensor | None) -> Tensor:
-        """What a discriminator sees: N×C×H×W images at the target's size, with one-hot class planes (N×K×H×W)
-        beside them when the discriminators are class-conditional."""
-        images = fit(images, self.size)
-        if not self.classes:
-            return images
-        planes = F.one_hot(labels, self.classes).to(images.dtype)[:, :, None, None].expand(-1, -1, *images.shape[-2:])
-        return torch.cat([images, planes], 1)
 
     def source_classifier(self, info: dict[str, Any]) -> nn.Module:
         """conv 5×5/2 (32) → conv 3×3/2 (64) → FC classes, on source-domain images in [-1, 1]; trained on the
@@ -119,7 +97,6 @@ class CycleGANFamily(Translator):
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
         a, b = batch["source"].float() * 2 - 1, batch["x"] * 2 - 1  # unaligned source- and target-domain images
-        ya, yb = batch.get("source_y"), batch.get("y")  # their classes (used by class-conditional discriminators)
         fake_b, fake_a = self.to_target(a), self.to_source(b)
         discriminators = (self.D_target, self.D_source)
         judges = (*discriminators, self.C) if self.C is not None else discriminators
@@ -127,7 +104,7 @@ class CycleGANFamily(Translator):
         # Generators: fool both discriminators (their weights get no gradient) and close both cycles.
         for d in judges:
             d.requires_grad_(False)
-        loss_adv = adversarial(self.D_target(self.judged(fake_b, ya)), True, "lsgan") + adversarial(self.D_source(self.judged(fake_a, yb)), True, "lsgan")
+        loss_adv = adversarial(self.D_target(fake_b), True, "lsgan") + adversarial(self.D_source(fit(fake_a, self.size)), True, "lsgan")
         loss_cycle = (self.to_source(fake_b) - a).abs().mean() + (self.to_target(fake_a) - b).abs().mean()
         loss_g = loss_adv + self.config.cycle_weight * loss_cycle
         logs = {"loss_cycle": loss_cycle.detach(), "loss_adv": loss_adv.detach()}
@@ -148,9 +125,10 @@ class CycleGANFamily(Translator):
             logs["loss_c"] = loss_c.detach()
 
         # Discriminators: real images against fakes drawn from the history pools, each loss halved as in the paper.
-        pooled_b, pooled_a = self.pool_target(self.judged(fake_b, ya)), self.pool_source(self.judged(fake_a, yb))
-        loss_d = 0.5 * (adversarial(self.D_target(self.judged(b, yb)), True, "lsgan") + adversarial(self.D_target(pooled_b), False, "lsgan")
-                        + adversarial(self.D_source(self.judged(a, ya)), True, "lsgan") + adversarial(self.D_source(pooled_a), False, "lsgan"))
+        pooled_b, pooled_a = self.pool_target(fake_b), self.pool_source(fake_a)
+        loss_d = 0.5 * (adversarial(self.D_target(b), True, "lsgan") + adversarial(self.D_target(pooled_b), False, "lsgan")
+                        + adversarial(self.D_source(fit(a, self.size)), True, "lsgan")
+                        + adversarial(self.D_source(fit(pooled_a, self.size)), False, "lsgan"))
         ctx.update("d", loss_d)
         logs["loss_d"] = loss_d.detach()
         return logs
