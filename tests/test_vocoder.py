@@ -193,17 +193,3 @@ def test_voice_conversion_speakers_and_errors(vocoder_run, tmp_path):
     assert samples.meta["conditions"] == {"speaker": "lucas", "vocoder": str(vocoder_run)}
 
 
-
-def test_projection_critic_judges_a_clip_as_the_given_speaker():
-    from zoo_audio.conversion import Critic
-
-    torch.manual_seed(0)
-    mel = torch.randn(2, 8, 32)
-    plain, projected = Critic(8, 4, 3), Critic(8, 4, 3, projection=True)
-    projected.load_state_dict({**plain.state_dict(), "embed.weight": projected.embed.weight}, strict=True)
-    as0, as2 = projected(mel, torch.tensor([0, 0])), projected(mel, torch.tensor([2, 2]))
-    assert as0[0].shape == (2, 4) and not torch.allclose(as0[0], as2[0]) and torch.equal(as0[1], as2[1])
-    h = projected.trunk(mel)
-    expected = plain(mel)[0] + (projected.embed.weight[2][None, :, None] * h).sum(1)
-    assert torch.allclose(as2[0], expected, atol=1e-6)  # the plain logit plus <embedding, features> at each position
-    assert torch.equal(plain(mel, torch.tensor([0, 0]))[0], plain(mel, torch.tensor([2, 2]))[0])  # without projection the speaker is unused

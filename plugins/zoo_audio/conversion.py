@@ -49,7 +49,6 @@ class ConversionConfig:
     cycle_weight: float = 10.0
     identity_weight: float = 5.0
     speaker_weight: float = 1.0  # D's speaker head on converted clips, for G
-    projection: bool = False  # D's real/fake logits are the speaker's (a projection discriminator, as StarGAN-VC2's conditional loss)
 
 
 class SpeakerNorm(nn.Module):
@@ -93,12 +92,9 @@ class Converter(nn.Module):
 
 
 class Critic(nn.Module):
-    """log-mel N×M×T (and speakers N) -> (real/fake logits N×T/8, speaker logits N×speakers). With
-    `projection`, the real/fake logits are as that speaker (Miyato & Koyama 2018's projection): a clip
-    passes only as a real clip *of the given speaker*, which a classifier head alone lets G fake with a
-    small perturbation."""
+    """log-mel N×M×T -> (real/fake logits N×T/8, speaker logits N×speakers)."""
 
-    def __init__(self, mels: int, channels: int, speakers: int, projection: bool = False) -> None:
+    def __init__(self, mels: int, channels: int, speakers: int) -> None:
         super().__init__()
         c = channels
         self.trunk = nn.Sequential(
@@ -109,14 +105,10 @@ class Critic(nn.Module):
         )
         self.real = nn.Conv1d(2 * c, 1, 3, padding=1)
         self.speaker = nn.Linear(2 * c, speakers)
-        self.embed = nn.Embedding(speakers, 2 * c) if projection else None
 
-    def forward(self, mel: Tensor, speaker: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def forward(self, mel: Tensor) -> tuple[Tensor, Tensor]:
         h = self.trunk(mel)  # N×2C×T/8
-        logits = self.real(h)[:, 0]
-        if self.embed is not None:
-            logits = logits + (self.embed(speaker)[:, :, None] * h).sum(1)  # N×T/8
-        return logits, self.speaker(h.mean(dim=2))
+        return self.real(h)[:, 0], self.speaker(h.mean(dim=2))
 
 
 class VoiceConversion(Family):
@@ -131,7 +123,7 @@ class VoiceConversion(Family):
         self.speakers: list[str] = list(info["speakers"])
         self.front = MelFrontEnd(info["sample_rate"], config.n_fft, config.hop, config.n_mels)
         self.G = Converter(config.n_mels, config.channels, config.blocks, len(self.speakers))
-        self.D = Critic(config.n_mels, config.d_channels, len(self.speakers), config.projection)
+        self.D = Critic(config.n_mels, config.d_channels, len(self.speakers))
         self.register_buffer("mel_mean", torch.tensor(info["mel_mean"])[:, None], persistent=False)  # M×1
         self.register_buffer("mel_std", torch.tensor(info["mel_std"])[:, None], persistent=False)
         self.mel_settings = {"sample_rate": info["sample_rate"], "n_fft": config.n_fft, "hop": config.hop, "n_mels": config.n_mels}
@@ -167,13 +159,13 @@ class VoiceConversion(Family):
         target = (source + torch.randint(1, len(self.speakers), source.shape, device=source.device)) % len(self.speakers)
         fake = self.G(real, target)
 
-        real_logit, real_speaker = self.D(real, source)
-        fake_logit, _ = self.D(fake.detach(), target)
+        real_logit, real_speaker = self.D(real)
+        fake_logit, _ = self.D(fake.detach())
         loss_d = (1 - real_logit).pow(2).mean() + fake_logit.pow(2).mean() + F.cross_entropy(real_speaker, source)
         ctx.update("d", loss_d)
 
         self.D.requires_grad_(False)
-        fake_logit, fake_speaker = self.D(fake, target)
+        fake_logit, fake_speaker = self.D(fake)
         self.D.requires_grad_(True)
         cycle = F.l1_loss(self.G(fake, source), real)
         identity = F.l1_loss(self.G(real, source), real)
