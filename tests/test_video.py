@@ -164,6 +164,24 @@ def test_spacetime_unet_starts_at_zero_and_mixes_time() -> None:
     assert (net(x2, emb)[:, 1] - net(x, emb)[:, 1]).abs().max() > 0
 
 
+def test_temporal_attention_reaches_across_the_whole_clip() -> None:
+    """Four temporal convs reach four frames; attention at one level ties frame 0 to frame 11."""
+    from zoo.nn.spacetime import SpaceTimeUNet
+
+    x = torch.rand(1, 12, 1, 8, 8)
+    moved = x.clone()
+    moved[:, 0] += 1
+    reach = {}
+    for attention in ((), (1,)):
+        torch.manual_seed(0)
+        net = SpaceTimeUNet(1, 1, [4, 8], emb=0, attention=attention)
+        assert net(x).abs().max() == 0  # attention's projection starts at zero too
+        for p in net.parameters():
+            torch.nn.init.normal_(p, std=0.2)
+        reach[attention] = float((net(moved)[:, 11] - net(x)[:, 11]).abs().max())
+    assert reach[()] == 0 and reach[(1,)] > 0
+
+
 # ---- families -----------------------------------------------------------------------------------
 class TestConvLSTMContract(FamilyContract):
     preset = "convlstm-mmnist"

@@ -46,12 +46,12 @@ class VideoFlowConfig(DiffusionConfig):
 class VideoDenoiser(nn.Module):
     """(x_t N×T×C×H×W, t N, labels, cond N×T×Cc×H×W) -> the objective's target, N×T×C×H×W."""
 
-    def __init__(self, channels: int, cond_channels: int, widths: list[int]) -> None:
+    def __init__(self, channels: int, cond_channels: int, widths: list[int], attention: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.width = widths[0]
         emb = 4 * widths[0]
         self.time = nn.Sequential(nn.Linear(widths[0], emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.net = SpaceTimeUNet(channels + cond_channels, channels, widths, emb)
+        self.net = SpaceTimeUNet(channels + cond_channels, channels, widths, emb, attention)
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         emb = self.time(timestep_embedding(t, self.width))
@@ -76,7 +76,7 @@ class VideoFlowFamily(Diffusion):
         return info["frames"], info["channels"], info["image_size"], info["image_size"]
 
     def network(self, config: DiffusionConfig, info: dict[str, Any]) -> nn.Module:
-        net = VideoDenoiser(info["channels"], self.cond_channels(info), list(config.widths))
+        net = VideoDenoiser(info["channels"], self.cond_channels(info), list(config.widths), tuple(config.attention))
         net.net.check_size(info["image_size"])
         return net
 

@@ -3,11 +3,16 @@ every block is a 2-D residual block applied to each frame (frames folded into th
 temporal convolution across frames at each pixel, so space and time cost (3×3) + 3 taps instead of a 3-D
 kernel's 27. Sizes halve between levels (stride-2 convs per frame; time is never downsampled), skips are
 concatenated on the way up, and an optional embedding (a diffusion time, say) is added inside each block.
+A temporal convolution reaches one frame either way, so a U-Net of a few blocks sees only a few frames
+around each one; levels listed in `attention` add self-attention across all frames at every pixel
+(with sinusoidal frame positions), which ties the first frame of a clip to its last.
 
 Clips are N×T×C×H×W. The temporal convolutions and the head start at zero, so before training each block
 is a per-frame network and the output is zero (a residual on whatever the caller adds it to).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -37,16 +42,44 @@ class TemporalConv(nn.Module):
         return x + y
 
 
+class TemporalAttention(nn.Module):
+    """x + multi-head self-attention over the frames at every pixel: N×T×C×H×W -> same. The output
+    projection starts at zero, like the temporal convolutions."""
+
+    def __init__(self, channels: int, head_channels: int = 32) -> None:
+        super().__init__()
+        self.heads = max(1, channels // head_channels)
+        self.norm, self.qkv, self.out = group_norm(channels), nn.Linear(channels, 3 * channels), nn.Linear(channels, channels)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @staticmethod
+    def positions(frames: int, channels: int, device: torch.device) -> Tensor:
+        """Sinusoidal frame positions T×C (C even)."""
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(channels // 2, device=device) / max(1, channels // 2))
+        angles = torch.arange(frames, device=device)[:, None] * freqs[None]
+        return torch.cat([angles.sin(), angles.cos()], 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, c, h, w = x.shape
+        y = self.norm(x.flatten(0, 1)).unflatten(0, (n, t)).permute(0, 3, 4, 1, 2).reshape(n * h * w, t, c)  # (N·H·W)×T×C
+        q, k, v = self.qkv(y + self.positions(t, c, x.device).to(y.dtype)).chunk(3, dim=-1)
+        q, k, v = (z.unflatten(2, (self.heads, c // self.heads)).transpose(1, 2) for z in (q, k, v))  # B×heads×T×d
+        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n * h * w, t, c)
+        return x + self.out(y).reshape(n, h, w, t, c).permute(0, 3, 4, 1, 2)
+
+
 class SpaceTimeBlock(nn.Module):
     """Per-frame residual block (GroupNorm, SiLU, 3×3 convs, the embedding added between them), then a temporal conv."""
 
-    def __init__(self, cin: int, cout: int, emb: int) -> None:
+    def __init__(self, cin: int, cout: int, emb: int, attention: bool = False) -> None:
         super().__init__()
         self.norm1, self.conv1 = group_norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.emb = nn.Linear(emb, cout) if emb else None
         self.norm2, self.conv2 = group_norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
         self.time = TemporalConv(cout)
+        self.attention = TemporalAttention(cout) if attention else None
 
     def forward(self, x: Tensor, emb: Tensor | None) -> Tensor:  # x: N×T×cin×H×W, emb: N×E
         n, t = x.shape[:2]
@@ -55,26 +88,28 @@ class SpaceTimeBlock(nn.Module):
         if self.emb is not None and emb is not None:
             h = h + self.emb(F.silu(emb)).repeat_interleave(t, 0)[:, :, None, None]
         h = self.conv2(F.silu(self.norm2(h)))
-        return self.time((self.skip(flat) + h).unflatten(0, (n, t)))  # N×T×cout×H×W
+        h = self.time((self.skip(flat) + h).unflatten(0, (n, t)))  # N×T×cout×H×W
+        return h if self.attention is None else self.attention(h)
 
 
 class SpaceTimeUNet(nn.Module):
-    """N×T×cin×S×S (and an embedding N×`emb`) -> N×T×cout×S×S, for S divisible by 2^(len(widths) - 1)."""
+    """N×T×cin×S×S (and an embedding N×`emb`) -> N×T×cout×S×S, for S divisible by 2^(len(widths) - 1);
+    blocks at the levels in `attention` (0: full resolution) attend across frames."""
 
-    def __init__(self, cin: int, cout: int, widths: list[int], emb: int = 0) -> None:
+    def __init__(self, cin: int, cout: int, widths: list[int], emb: int = 0, attention: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.levels = len(widths)
         self.stem = nn.Conv2d(cin, widths[0], 3, padding=1)
-        self.encoder = nn.ModuleList([SpaceTimeBlock(widths[0], widths[0], emb)])
+        self.encoder = nn.ModuleList([SpaceTimeBlock(widths[0], widths[0], emb, 0 in attention)])
         self.down = nn.ModuleList()
-        for w_in, w in zip(widths, widths[1:]):
+        for level, (w_in, w) in enumerate(zip(widths, widths[1:]), start=1):
             self.down.append(nn.Conv2d(w_in, w, 3, stride=2, padding=1))
-            self.encoder.append(SpaceTimeBlock(w, w, emb))
-        self.mid = SpaceTimeBlock(widths[-1], widths[-1], emb)
+            self.encoder.append(SpaceTimeBlock(w, w, emb, level in attention))
+        self.mid = SpaceTimeBlock(widths[-1], widths[-1], emb, self.levels - 1 in attention)
         self.up, self.decoder = nn.ModuleList(), nn.ModuleList()
-        for w_in, w in zip(widths[::-1], widths[-2::-1]):
+        for level, (w_in, w) in zip(range(self.levels - 2, -1, -1), zip(widths[::-1], widths[-2::-1])):
             self.up.append(nn.Conv2d(w_in, w, 3, padding=1))  # after a nearest 2× upsample
-            self.decoder.append(SpaceTimeBlock(2 * w, w, emb))
+            self.decoder.append(SpaceTimeBlock(2 * w, w, emb, level in attention))
         self.head = nn.Sequential(group_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], cout, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
