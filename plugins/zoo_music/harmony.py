@@ -105,12 +105,12 @@ class NoParallels:
     prompt's first token (an END) is not a frame."""
 
     def __init__(self, lookahead: int = 0) -> None:
-        self.lookahead, self.rows = lookahead, 0
+        self.lookahead, self.samples = lookahead, 0  # samples: N, known from the prompt
         self.written: list[Tensor] = []  # written[p]: the keys N (-1 rests) of token p after the END
 
     def observe(self, ids: Tensor) -> None:
-        new = ids if self.rows else ids[:, 1:]  # the prompt starts with an END
-        self.rows = len(ids)
+        new = ids if self.samples else ids[:, 1:]  # the prompt starts with an END
+        self.samples = len(ids)
         self.written += list(tokens.token_keys(new).T)
 
     def key(self, frame: int, voice: int) -> Tensor:
@@ -118,7 +118,7 @@ class NoParallels:
         return self.written[tokens.VOICES * (frame + (self.lookahead if voice else 0)) + voice]
 
     def allowed(self, device: torch.device) -> Tensor:
-        allowed = torch.ones(self.rows, tokens.VOCAB, dtype=torch.bool, device=device)
+        allowed = torch.ones(self.samples, tokens.VOCAB, dtype=torch.bool, device=device)
         row, voice = divmod(len(self.written), tokens.VOICES)
         frame = row - self.lookahead
         if voice == 0 or frame < 1:
