@@ -64,7 +64,9 @@ def test_inpainting_metric_on_known_restorers() -> None:
     ctx = EvalContext(real_config("mnist", 8, 0), torch.device("cpu"), 8, 0)
     perfect = evaluate_model(Oracle(True), ctx, ["inpainting"])["inpainting"]
     assert perfect.values["inpaint_psnr"] == pytest.approx(100.0) and perfect.values["inpaint_ssim"] == pytest.approx(1.0)
-    assert perfect.values["inpaint_baseline_psnr"] < 20 and perfect.protocol["mask"] == "center" and perfect.protocol["num_real"] == 500
+    assert perfect.values["inpaint_baseline_psnr"] < 20 and perfect.protocol["mask"] == "center" and perfect.protocol["num_real"] == 8  # num_samples
+    many = evaluate_model(Oracle(True), EvalContext(real_config("mnist", 5000, 0), torch.device("cpu"), 5000, 0), ["inpainting"])["inpainting"]
+    assert many.protocol["num_real"] == 500  # a restoration costs a sampling run: at most 500 test images
     baseline = evaluate_model(Oracle(False), EvalContext(real_config("mnist", 8, 0), torch.device("cpu"), 8, 0), ["inpainting"])["inpainting"].values
     assert baseline["inpaint_psnr"] == pytest.approx(baseline["inpaint_baseline_psnr"])
     assert baseline["inpaint_ssim"] == pytest.approx(baseline["inpaint_baseline_ssim"])
