@@ -14,7 +14,7 @@ from zoo.config import DataConfig
 from zoo.contract import FamilyContext, StepContext
 from zoo.errors import UsageError
 from zoo.nn.dcgan import Discriminator, Generator, ProjectionHead, plan
-from zoo.nn.gan import r1_penalty
+from zoo.nn.gan import TRUNCATION, r1_penalty, truncated_normal
 from zoo_gan.family import DCGANConfig, DCGANFamily
 
 INFO = {"channels": 1, "image_size": 32, "num_classes": 10}
@@ -88,7 +88,7 @@ def test_conditional_without_labels_and_bad_widths_are_usage_errors():
 
 def test_declares_the_label_condition_and_its_classes():
     model, _ = make(conditional=True)
-    assert DCGANFamily.conditions == (LABEL,)
+    assert DCGANFamily.conditions == (LABEL, TRUNCATION)
     assert isinstance(model, Conditional) and model.num_classes == 10
     assert make()[0].num_classes == 0
 
@@ -198,6 +198,27 @@ def test_sample_is_the_generator_on_seeded_latents():
     sample = model.sample(2, torch.Generator().manual_seed(1)).images
     z = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))
     assert torch.allclose(sample, ((model.G(z) + 1) / 2).clamp(0, 1))
+
+
+@pytest.mark.parametrize("t", [0.5, 1.0, 2.0])
+def test_truncated_latents_have_the_truncated_normals_moments(t):
+    """Against the closed form of N(0, 1) cut to [-t, t]: variance 1 - 2tφ(t) / (2Φ(t) - 1)."""
+    z = truncated_normal((200_000,), t, torch.Generator().manual_seed(0), torch.device("cpu")).double()
+    normal = torch.distributions.Normal(0.0, 1.0)
+    phi, cdf = normal.log_prob(torch.tensor(t)).exp().item(), normal.cdf(torch.tensor(t)).item()
+    assert z.abs().max() <= t
+    assert abs(z.mean()) < 0.01 and z.var().item() == pytest.approx(1 - 2 * t * phi / (2 * cdf - 1), rel=0.01)
+
+
+def test_truncation_condition_draws_bounded_latents_and_is_recorded():
+    model, _ = make()
+    model.eval()
+    sample = model.sample(3, torch.Generator().manual_seed(1), truncation=0.5)
+    z = truncated_normal((3, 8), 0.5, torch.Generator().manual_seed(1), torch.device("cpu"))
+    assert torch.allclose(sample.images, ((model.G(z) + 1) / 2).clamp(0, 1)) and sample.meta["truncation"] == 0.5
+    assert not torch.equal(sample.images, model.sample(3, torch.Generator().manual_seed(1)).images)
+    with pytest.raises(UsageError, match="truncation must be > 0"):
+        model.sample(2, truncation=0.0)
 
 
 def test_bf16_autocast_step_on_cpu():

@@ -22,7 +22,7 @@ from zoo.contract import FamilyContext
 from zoo.data.tensors import TensorData
 from zoo.errors import UsageError
 from zoo.nn.dcgan import Discriminator, Generator, dcgan_init, plan
-from zoo.nn.gan import GANConfig, GANFamily, discriminator_norm
+from zoo.nn.gan import TRUNCATION, GANConfig, GANFamily, discriminator_norm
 from zoo.nn.spectrogram import bin_statistics, denormalize, griffin_lim, spectrogram_images
 from zoo.samples import AudioSamples
 from zoo.vocoder import VOCODER, render
@@ -39,7 +39,7 @@ class SpecGANConfig(GANConfig):
 class SpecGANFamily(GANFamily):
     Config = SpecGANConfig
     modality = "audio"
-    conditions = (LABEL, VOCODER)
+    conditions = (LABEL, TRUNCATION, VOCODER)
     label_hint = "train cspecgan-digits to choose the digit"
     tiny: ClassVar[dict[str, Any]] = {
         "model.nz": 8, "model.ngf": 4, "model.ndf": 4, "model.griffin_lim_iters": 2, "data.batch_size": 8, "data.clip_samples": 1024,

@@ -5,6 +5,7 @@ importing each other.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -12,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.capabilities import LABEL, check_label, requested_labels
+from zoo.capabilities import LABEL, Condition, check_label, requested_labels
 from zoo.contract import Family, FamilyContext, StepContext
 from zoo.errors import UsageError
 from zoo.nn.dcgan import Norm
@@ -42,6 +43,24 @@ class GANConfig:
             raise UsageError(f"model.gp_weight and r1_weight must be >= 0, got {self.gp_weight}, {self.r1_weight}")
 
 
+TRUNCATION = Condition(
+    "truncation", float, None,
+    "the truncation trick (Brock et al. 2019): latents drawn from N(0, 1) cut to [-t, t]; smaller t, more typical and less varied samples",
+)
+
+
+def truncated_normal(shape: tuple[int, ...], threshold: float | None, generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """N(0, 1) latents, or with `threshold` N(0, 1) conditioned on |z| <= threshold, drawn exactly by the
+    inverse CDF (no resampling loop): u uniform on [Φ(-t), Φ(t)], z = Φ⁻¹(u)."""
+    if threshold is None:
+        return torch.randn(shape, device=device, generator=generator)
+    if threshold <= 0:
+        raise UsageError(f"truncation must be > 0, got {threshold}; e.g. --set truncation=0.5")
+    low = 0.5 * (1 + math.erf(-threshold / math.sqrt(2)))  # Φ(-t)
+    u = low + (1 - 2 * low) * torch.rand(shape, device=device, generator=generator)
+    return math.sqrt(2) * torch.erfinv(2 * u - 1)
+
+
 def discriminator_norm(config: GANConfig, plain: Norm = "batch") -> Norm:
     """No normalisation under WGAN-GP (BatchNorm breaks its per-sample gradient penalty), spectral norm
     when asked for, else `plain`."""
@@ -60,7 +79,7 @@ class GANFamily(Family):
     """
 
     Config = GANConfig
-    conditions = (LABEL,)
+    conditions = (LABEL, TRUNCATION)
     label_hint: ClassVar[str] = "train a conditional preset (model.conditional=true) for labels"
 
     def __init__(self, config: GANConfig, info: dict[str, Any], context: FamilyContext) -> None:
@@ -121,13 +140,14 @@ class GANFamily(Family):
         return -d_fake.mean()
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None, **render: Any) -> Samples:
+    def sample(self, n: int, generator: torch.Generator | None = None, label: int | None = None,
+               truncation: float | None = None, **render: Any) -> Samples:
         """`render`: the subclass's other declared conditions (a spectrogram GAN's `vocoder`), handed to
         `to_samples` in its meta."""
         label = check_label(label, self.num_classes, hint=self.label_hint)
         labels = requested_labels(n, label, self.num_classes, self.device)  # every class in turn when none is asked for
-        z = torch.randn(n, self.config.nz, device=self.device, generator=generator)
-        meta = {k: v for k, v in {"label": label, **render}.items() if v is not None}
+        z = truncated_normal((n, self.config.nz), truncation, generator, self.device)
+        meta = {k: v for k, v in {"label": label, "truncation": truncation, **render}.items() if v is not None}
         return self.to_samples(self.G(z, labels).float(), labels, meta)
 
 
