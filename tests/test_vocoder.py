@@ -193,3 +193,42 @@ def test_voice_conversion_speakers_and_errors(vocoder_run, tmp_path):
     assert samples.meta["conditions"] == {"speaker": "lucas", "vocoder": str(vocoder_run)}
 
 
+
+
+class LossRecorder:
+    """A StepContext stand-in that keeps each optimiser's loss instead of stepping."""
+
+    def __init__(self) -> None:
+        self.losses: dict[str, torch.Tensor] = {}
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        self.losses[name] = loss.detach()
+
+
+def test_voice_conversion_discriminator_learns_conversions_as_their_source_speaker():
+    """D's speaker head is trained on real clips as their speaker and on conversions as their *source*
+    speaker, so that G must remove the source voice rather than fool a head that never saw a fake; its
+    content head learns the real clips' digits only."""
+    import torch.nn.functional as F
+
+    from zoo.config import DataConfig
+    from zoo.contract import FamilyContext
+    from zoo_audio.conversion import ConversionConfig, VoiceConversion
+
+    info = {"speakers": ["a", "b", "c"], "num_classes": 10, "sample_rate": RATE, "mel_mean": [0.0] * 8, "mel_std": [1.0] * 8}
+    torch.manual_seed(0)
+    model = VoiceConversion(ConversionConfig(n_mels=8, channels=8, blocks=1, d_channels=4), info,
+                            FamilyContext(Path("unused"), DataConfig(dataset="fsdd")))
+    x, source, said = torch.randn(4, 8, 16), torch.tensor([0, 1, 2, 0]), torch.tensor([3, 1, 4, 1])
+    recorder = LossRecorder()
+    torch.manual_seed(1)
+    model.train_step({"x": x, "speaker": source, "y": said}, recorder)
+
+    torch.manual_seed(1)
+    target = (source + torch.randint(1, 3, source.shape)) % 3
+    with torch.no_grad():
+        (real_logit, real_speaker, real_content), (fake_logit, fake_speaker, _) = model.D(x), model.D(model.G(x, target))
+    expected = ((1 - real_logit).pow(2).mean() + fake_logit.pow(2).mean()
+                + F.cross_entropy(real_speaker, source) + F.cross_entropy(fake_speaker, source) + F.cross_entropy(real_content, said))
+    torch.testing.assert_close(recorder.losses["d"], expected)
+    assert not torch.equal(target, source) and (target != source).all()

@@ -3,11 +3,18 @@ spectrogram to any target speaker's, rendered to audio by a vocoder run (zoo.voc
 
 G: a 1-D conv encoder over time (mel bands as channels) whose instance norms carry no speaker, halving
 time twice; residual blocks and an upsampling decoder whose norms are the target speaker's (conditional
-instance norm: a learned scale and shift per speaker). D: a 1-D conv trunk with two heads, real/fake per
-time position (least squares) and the speaker of a real clip (cross-entropy), as StarGAN's.
-G's loss: fool D as the target speaker (adversarial + D's speaker head), come back to the clip when
-converted back to its own speaker (cycle L1, ×10), and leave a clip that is already the target's as it
-is (identity L1, ×5).
+instance norm: a learned scale and shift per speaker). D: a 1-D conv trunk with three heads: real/fake per
+time position (least squares), a speaker head and, for labelled clips (FSDD's digits), a content head
+(both cross-entropy).
+Unlike StarGAN's, the speaker head also learns converted clips, as their *source* speaker: it becomes a
+detector of whatever the conversion left of the source voice, so G cannot satisfy it with a small
+perturbation that a head trained on real clips only would read as the target (that head was fooled by
+100% of conversions the speaker classifier heard as the target 31% of the time; docs/audio.md).
+G's loss: fool D as the target speaker (adversarial + D's speaker head), keep what is said (D's content
+head, trained on real clips only, reads the source clip's label), come back to the clip when converted
+back to its own speaker (cycle L1, ×10), and leave a clip that is already the target's as it is
+(identity L1, ×5). The cycle alone does not keep the words: with the source-labelled speaker head and no
+content loss, conversions were the target speaker 92% of the time but kept their digit 43%.
 
 Mel settings are the vocoder's (zoo.nn.vocoder.MelFrontEnd); log-mels are standardised per band with
 the training split's statistics (saved in the run's info).
@@ -49,6 +56,7 @@ class ConversionConfig:
     cycle_weight: float = 10.0
     identity_weight: float = 5.0
     speaker_weight: float = 1.0  # D's speaker head on converted clips, for G
+    content_weight: float = 3.0  # D's content head on converted clips, for G (labelled clips only; ×1 trades 13 points of digits for 6 of speaker)
 
 
 class SpeakerNorm(nn.Module):
@@ -92,9 +100,9 @@ class Converter(nn.Module):
 
 
 class Critic(nn.Module):
-    """log-mel N×M×T -> (real/fake logits N×T/8, speaker logits N×speakers)."""
+    """log-mel N×M×T -> (real/fake logits N×T/8, speaker logits N×speakers, content logits N×classes or None)."""
 
-    def __init__(self, mels: int, channels: int, speakers: int) -> None:
+    def __init__(self, mels: int, channels: int, speakers: int, classes: int) -> None:
         super().__init__()
         c = channels
         self.trunk = nn.Sequential(
@@ -105,10 +113,12 @@ class Critic(nn.Module):
         )
         self.real = nn.Conv1d(2 * c, 1, 3, padding=1)
         self.speaker = nn.Linear(2 * c, speakers)
+        self.content = nn.Linear(2 * c, classes) if classes > 1 else None
 
-    def forward(self, mel: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, mel: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         h = self.trunk(mel)  # N×2C×T/8
-        return self.real(h)[:, 0], self.speaker(h.mean(dim=2))
+        pooled = h.mean(dim=2)
+        return self.real(h)[:, 0], self.speaker(pooled), None if self.content is None else self.content(pooled)
 
 
 class VoiceConversion(Family):
@@ -123,7 +133,7 @@ class VoiceConversion(Family):
         self.speakers: list[str] = list(info["speakers"])
         self.front = MelFrontEnd(info["sample_rate"], config.n_fft, config.hop, config.n_mels)
         self.G = Converter(config.n_mels, config.channels, config.blocks, len(self.speakers))
-        self.D = Critic(config.n_mels, config.d_channels, len(self.speakers))
+        self.D = Critic(config.n_mels, config.d_channels, len(self.speakers), info.get("num_classes", 0))
         self.register_buffer("mel_mean", torch.tensor(info["mel_mean"])[:, None], persistent=False)  # M×1
         self.register_buffer("mel_std", torch.tensor(info["mel_std"])[:, None], persistent=False)
         self.mel_settings = {"sample_rate": info["sample_rate"], "n_fft": config.n_fft, "hop": config.hop, "n_mels": config.n_mels}
@@ -155,22 +165,27 @@ class VoiceConversion(Family):
         return TensorData({"x": mel, "speaker": data.fields["speaker"], "y": data.fields["y"]}, data.info)
 
     def train_step(self, batch: dict[str, Tensor], ctx: StepContext) -> dict[str, Tensor]:
-        cfg, real, source = self.config, batch["x"], batch["speaker"]
+        cfg, real, source, said = self.config, batch["x"], batch["speaker"], batch["y"]
         target = (source + torch.randint(1, len(self.speakers), source.shape, device=source.device)) % len(self.speakers)
         fake = self.G(real, target)
 
-        real_logit, real_speaker = self.D(real)
-        fake_logit, _ = self.D(fake.detach())
-        loss_d = (1 - real_logit).pow(2).mean() + fake_logit.pow(2).mean() + F.cross_entropy(real_speaker, source)
+        real_logit, real_speaker, real_content = self.D(real)
+        fake_logit, fake_speaker, _ = self.D(fake.detach())
+        loss_d = ((1 - real_logit).pow(2).mean() + fake_logit.pow(2).mean()
+                  + F.cross_entropy(real_speaker, source) + F.cross_entropy(fake_speaker, source))  # conversions: still the source?
+        if real_content is not None:
+            loss_d = loss_d + F.cross_entropy(real_content, said)
         ctx.update("d", loss_d)
 
         self.D.requires_grad_(False)
-        fake_logit, fake_speaker = self.D(fake)
+        fake_logit, fake_speaker, fake_content = self.D(fake)
         self.D.requires_grad_(True)
         cycle = F.l1_loss(self.G(fake, source), real)
         identity = F.l1_loss(self.G(real, source), real)
         loss_g = ((1 - fake_logit).pow(2).mean() + cfg.speaker_weight * F.cross_entropy(fake_speaker, target)
                   + cfg.cycle_weight * cycle + cfg.identity_weight * identity)
+        if fake_content is not None:
+            loss_g = loss_g + cfg.content_weight * F.cross_entropy(fake_content, said)
         ctx.update("g", loss_g)
         return {"loss_g": loss_g.detach(), "loss_d": loss_d.detach(), "cycle": cycle.detach(), "identity": identity.detach()}
 
