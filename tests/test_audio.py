@@ -75,7 +75,7 @@ def tiny_gan(name: str, **kw):
 def test_audio_gans_train_and_sample_through_the_core_gan_rule(name, conditional, fsdd):
     model, ctx = tiny_gan(name, conditional=conditional)
     assert type(model).conditions[0] == LABEL and model.num_classes == (10 if conditional else 0)
-    assert [c.name for c in type(model).conditions] == (["label", "vocoder"] if name == "specgan" else ["label"])
+    assert [c.name for c in type(model).conditions] == (["label", "truncation", "vocoder"] if name == "specgan" else ["label", "truncation"])
     data = model.prepare(type(fsdd["train"])({k: v[:8] for k, v in fsdd["train"].fields.items()}, fsdd["train"].info))
     batch = dict(data.fields)
     assert batch["x"].min() >= 0 and batch["x"].max() <= 1

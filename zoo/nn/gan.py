@@ -58,7 +58,7 @@ def truncated_normal(shape: tuple[int, ...], threshold: float | None, generator:
         raise UsageError(f"truncation must be > 0, got {threshold}; e.g. --set truncation=0.5")
     low = 0.5 * (1 + math.erf(-threshold / math.sqrt(2)))  # Φ(-t)
     u = low + (1 - 2 * low) * torch.rand(shape, device=device, generator=generator)
-    return math.sqrt(2) * torch.erfinv(2 * u - 1)
+    return (math.sqrt(2) * torch.erfinv(2 * u - 1)).clamp(-threshold, threshold)  # u = 0 is ±inf when Φ(-t) underflows
 
 
 def discriminator_norm(config: GANConfig, plain: Norm = "batch") -> Norm:
