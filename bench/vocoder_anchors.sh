@@ -30,8 +30,8 @@ case "${1:?vocoder, vc, cspecgan or flow}" in
     train cspecgan-digits
     evaluate cspecgan-digits vocoder --set vocoder="$OUT/vocoder-digits" --set truncation=1.0
     evaluate cspecgan-digits griffin-lim --set truncation=1.0
-    evaluate cspecgan-digits vocoder-untruncated --set vocoder="$OUT/vocoder-digits"
-    evaluate cspecgan-digits griffin-lim-untruncated ;;
+    evaluate cspecgan-digits vocoder-untruncated --set vocoder="$OUT/vocoder-digits" --set truncation=.inf
+    evaluate cspecgan-digits griffin-lim-untruncated --set truncation=.inf ;;
   flow)
     train flow-digits
     evaluate flow-digits vocoder --set vocoder="$OUT/vocoder-digits"

@@ -216,7 +216,9 @@ def test_truncation_condition_draws_bounded_latents_and_is_recorded():
     sample = model.sample(3, torch.Generator().manual_seed(1), truncation=0.5)
     z = truncated_normal((3, 8), 0.5, torch.Generator().manual_seed(1), torch.device("cpu"))
     assert torch.allclose(sample.images, ((model.G(z) + 1) / 2).clamp(0, 1)) and sample.meta["truncation"] == 0.5
-    assert not torch.equal(sample.images, model.sample(3, torch.Generator().manual_seed(1)).images)
+    plain = model.sample(3, torch.Generator().manual_seed(1)).images
+    assert not torch.equal(sample.images, plain)
+    assert torch.equal(model.sample(3, torch.Generator().manual_seed(1), truncation=float("inf")).images, plain)
     with pytest.raises(UsageError, match="truncation must be > 0"):
         model.sample(2, truncation=0.0)
 

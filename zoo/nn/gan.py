@@ -45,14 +45,15 @@ class GANConfig:
 
 TRUNCATION = Condition(
     "truncation", float, None,
-    "the truncation trick (Brock et al. 2019): latents drawn from N(0, 1) cut to [-t, t]; smaller t, more typical and less varied samples",
+    "the truncation trick (Brock et al. 2019): latents drawn from N(0, 1) cut to [-t, t]; smaller t, more typical and less "
+    "varied samples; .inf: untruncated (to override a preset's eval.conditions)",
 )
 
 
 def truncated_normal(shape: tuple[int, ...], threshold: float | None, generator: torch.Generator | None, device: torch.device) -> Tensor:
     """N(0, 1) latents, or with `threshold` N(0, 1) conditioned on |z| <= threshold, drawn exactly by the
     inverse CDF (no resampling loop): u uniform on [Φ(-t), Φ(t)], z = Φ⁻¹(u)."""
-    if threshold is None:
+    if threshold is None or threshold == math.inf:
         return torch.randn(shape, device=device, generator=generator)
     if threshold <= 0:
         raise UsageError(f"truncation must be > 0, got {threshold}; e.g. --set truncation=0.5")
