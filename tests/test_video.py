@@ -272,6 +272,16 @@ def test_centroids_windows_and_motion_plausibility() -> None:
     assert motion_plausibility(clip[:, [0, 5, 1, 6, 2, 7, 3, 4]], 3) < 0.5
 
 
+
+def test_identity_consistency_counts_frames_read_as_the_clips_commonest_digit() -> None:
+    from zoo.metrics.video import identity_consistency
+
+    labels = torch.tensor([[3, 3, 3, 3],  # all four frames agree
+                           [-1, -1, -1, 7],  # mostly unread: its one read frame is its commonest digit
+                           [5, 2, 5, -1]])  # two of four read as 5
+    assert identity_consistency(labels, 10) == (4 + 1 + 2) / 12
+    assert identity_consistency(torch.full((2, 5), -1), 10) == 0.0
+
 @needs_mnist
 def test_serve_continues_an_uploaded_clip(tmp_path: Path) -> None:
     """A predicting run's page takes a GIF or MP4 upload (never a server path) and shows continuations that keep its
