@@ -232,6 +232,21 @@ def test_cyclegan_semantic_loss_reads_outputs_with_a_classifier_of_the_labelled_
     assert all(p.requires_grad for p in model.C.parameters()) and "c" in model.param_groups()
 
 
+
+def test_cyclegan_semantic_from_both_also_learns_the_labelled_targets():
+    with pytest.raises(UsageError, match="semantic_from=both needs the target domain labelled"):
+        make(CycleGANFamily, CycleGANConfig(**GAN_TINY, semantic=1.0, semantic_from="both"), "blur:1.0", source_num_classes=2)
+    model, ctx = make(CycleGANFamily, CycleGANConfig(**GAN_TINY, semantic=1.0, semantic_from="both"), "blur:1.0",
+                      source_num_classes=2, num_classes=2)
+    data = batch("blur:1.0")
+    data["source_y"] = (data["source"].mean((1, 2, 3)) > data["source"].mean()).long()
+    data["y"] = (data["x"].mean((1, 2, 3)) > data["x"].mean()).long()
+    seen = []
+    original = model.C.forward
+    model.C.forward = lambda x: seen.append(x) or original(x)
+    model.train_step(data, ctx)
+    assert len(seen) == 3 and torch.equal(seen[2], data["x"] * 2 - 1), "G's output, then the real sources, then the real targets"
+
 def test_bad_settings_are_usage_errors_naming_the_fix():
     with pytest.raises(UsageError, match="model.widths"):
         TranslatorConfig(widths=[2])

@@ -5,6 +5,8 @@ both domains have one shape). Each discriminator is shown fakes from a history p
 An optional semantic loss (CyCADA, Hoffman et al. 2018) asks a classifier trained on the labelled source
 domain (never on G's outputs) to read G(a) as a's class, so a translation keeps its content: on printed →
 handwritten digits the cycle alone lets G add marks that turn a 1 into a 2.
+With `semantic_from: both` the classifier also learns the target domain's labelled images (MNIST's digits),
+so it reads G's outputs as a reader of the target domain would; it still never sees G's outputs as examples.
 
 Batches hold `x` (target-domain images) and `source` (source-domain images); the family never uses that
 they may happen to be aligned. Every network runs at the target's size: a smaller source domain (×4
@@ -14,7 +16,7 @@ size, differentiably, so the cycle closes through both resizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +38,7 @@ class CycleGANConfig(AdversarialConfig):
     identity: float = 0.5  # the identity loss's weight as a fraction of λ (when source and target shapes match)
     pool_size: int = 50  # past fakes each discriminator draws from (Shrivastava et al. 2017); 0: only the current ones
     semantic: float = 0.0  # weight of CyCADA's semantic loss: a classifier of the labelled source must read G(a) as a's class
+    semantic_from: Literal["source", "both"] = "source"  # "both": the classifier also learns the target domain's labels, so it reads G(a) as a target-domain reader would
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -77,6 +80,9 @@ class CycleGANFamily(Translator):
         if cs != self.channels:
             raise UsageError(f"model.semantic reads G's outputs with a classifier of the sources, so both need one channel count (got {cs} and {self.channels}); "
                              "use --set model.semantic=0")
+        if self.config.semantic_from == "both" and info.get("num_classes", 0) != classes:
+            raise UsageError(f"model.semantic_from=both needs the target domain labelled with the source's {classes} classes "
+                             f"(it has {info.get('num_classes', 0)}); use --set model.semantic_from=source")
         side = (ss + 3) // 4
         return nn.Sequential(nn.Conv2d(cs, 32, 5, 2, 2), nn.LeakyReLU(0.2), nn.Conv2d(32, 64, 3, 2, 1), nn.LeakyReLU(0.2),
                              nn.Flatten(), nn.Linear(64 * side * side, classes))
@@ -119,8 +125,10 @@ class CycleGANFamily(Translator):
         ctx.update("g", loss_g)
         for d in judges:
             d.requires_grad_(True)
-        if self.C is not None:  # the source classifier learns the labelled sources
+        if self.C is not None:  # the classifier learns the labelled sources (and targets), never G's outputs
             loss_c = F.cross_entropy(self.C(a), batch["source_y"])
+            if self.config.semantic_from == "both":
+                loss_c = loss_c + F.cross_entropy(self.C(fit(b, self.source_shape[-1])), batch["y"])
             ctx.update("c", loss_c)
             logs["loss_c"] = loss_c.detach()
 
