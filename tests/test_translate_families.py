@@ -232,7 +232,6 @@ def test_cyclegan_semantic_loss_reads_outputs_with_a_classifier_of_the_labelled_
     assert all(p.requires_grad for p in model.C.parameters()) and "c" in model.param_groups()
 
 
-
 def test_cyclegan_semantic_from_both_also_learns_the_labelled_targets():
     with pytest.raises(UsageError, match="semantic_from=both needs the target domain labelled"):
         make(CycleGANFamily, CycleGANConfig(**GAN_TINY, semantic=1.0, semantic_from="both"), "blur:1.0", source_num_classes=2)
@@ -246,6 +245,7 @@ def test_cyclegan_semantic_from_both_also_learns_the_labelled_targets():
     model.C.forward = lambda x: seen.append(x) or original(x)
     model.train_step(data, ctx)
     assert len(seen) == 3 and torch.equal(seen[2], data["x"] * 2 - 1), "G's output, then the real sources, then the real targets"
+
 
 def test_bad_settings_are_usage_errors_naming_the_fix():
     with pytest.raises(UsageError, match="model.widths"):

@@ -272,7 +272,6 @@ def test_centroids_windows_and_motion_plausibility() -> None:
     assert motion_plausibility(clip[:, [0, 5, 1, 6, 2, 7, 3, 4]], 3) < 0.5
 
 
-
 def test_identity_consistency_counts_frames_read_as_the_clips_commonest_digit() -> None:
     from zoo.metrics.video import identity_consistency
 
@@ -281,6 +280,7 @@ def test_identity_consistency_counts_frames_read_as_the_clips_commonest_digit() 
                            [5, 2, 5, -1]])  # two of four read as 5
     assert identity_consistency(labels, 10) == (4 + 1 + 2) / 12
     assert identity_consistency(torch.full((2, 5), -1), 10) == 0.0
+
 
 @needs_mnist
 def test_serve_continues_an_uploaded_clip(tmp_path: Path) -> None:

@@ -193,8 +193,6 @@ def test_voice_conversion_speakers_and_errors(vocoder_run, tmp_path):
     assert samples.meta["conditions"] == {"speaker": "lucas", "vocoder": str(vocoder_run)}
 
 
-
-
 class LossRecorder:
     """A StepContext stand-in that keeps each optimiser's loss instead of stepping."""
 

@@ -70,8 +70,9 @@ class CycleGANFamily(Translator):
         self.C = self.source_classifier(info) if config.semantic > 0 else None
 
     def source_classifier(self, info: dict[str, Any]) -> nn.Module:
-        """conv 5×5/2 (32) → conv 3×3/2 (64) → FC classes, on source-domain images in [-1, 1]; trained on the
-        labelled sources alongside the GAN and never on G's outputs, so it cannot learn G's label flips."""
+        """conv 5×5/2 (32) → conv 3×3/2 (64) → FC classes, on source-size images in [-1, 1]; trained on the
+        labelled sources (and, with semantic_from=both, the labelled targets) alongside the GAN and never on G's
+        outputs, so it cannot learn G's label flips."""
         classes = info.get("source_num_classes", 0)
         if not classes:
             raise UsageError(f"model.semantic needs labels on the source domain ({info.get('domains', {}).get('source', 'data.source')} has none; "
