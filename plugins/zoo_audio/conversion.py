@@ -56,7 +56,7 @@ class ConversionConfig:
     cycle_weight: float = 10.0
     identity_weight: float = 5.0
     speaker_weight: float = 1.0  # D's speaker head on converted clips, for G
-    content_weight: float = 3.0  # D's content head on converted clips, for G (labelled clips only; ×1 trades 13 points of digits for 6 of speaker)
+    content_weight: float = 5.0  # D's content head on converted clips, for G (labelled clips only; lower trades digits for speaker: docs/audio.md)
 
 
 class SpeakerNorm(nn.Module):
