@@ -182,6 +182,25 @@ def test_temporal_attention_reaches_across_the_whole_clip() -> None:
     assert reach[()] == 0 and reach[(1,)] > 0
 
 
+def test_joint_attention_reads_other_frames_anywhere() -> None:
+    """Temporal attention at a pixel sees the other frames at that pixel only; joint attention sees them everywhere."""
+    from zoo.nn.spacetime import JointAttention, TemporalAttention
+
+    x = torch.rand(1, 12, 8, 8, 8)
+    swapped = x.clone()  # two of frame 0's pixels swapped: its norm statistics stay, its layout changes
+    swapped[:, 0, :, 0, 0], swapped[:, 0, :, 0, 1] = x[:, 0, :, 0, 1], x[:, 0, :, 0, 0]
+    change = {}
+    for layer in (TemporalAttention(8), JointAttention(8)):
+        torch.manual_seed(0)
+        for p in layer.parameters():
+            torch.nn.init.normal_(p, std=0.2)
+        with torch.no_grad():
+            change[type(layer).__name__] = float((layer(swapped) - layer(x))[:, 11, :, 7, 7].abs().max())  # frame 11, far corner
+    assert change["TemporalAttention"] < 1e-7 and change["JointAttention"] > 1e-5
+    with pytest.raises(UsageError, match="multiples of 8"):
+        JointAttention(12)
+
+
 # ---- families -----------------------------------------------------------------------------------
 class TestConvLSTMContract(FamilyContract):
     preset = "convlstm-mmnist"
@@ -197,6 +216,84 @@ class TestVideoFlowContract(FamilyContract):
 
 class TestVideoRestoreContract(FamilyContract):
     preset = "denoise-mmnist"
+
+
+def test_video_flow_with_a_context_draws_the_first_frame_then_the_rest_given_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.contract import FamilyContext
+    from zoo.data.spec import ImageDataConfig
+    from zoo_diffusion.video import VideoFlowConfig, VideoFlowFamily
+
+    info = {"channels": 1, "image_size": 8, "frames": 4, "num_classes": 0}
+    ctx = FamilyContext(tmp_path, ImageDataConfig())
+    with pytest.raises(UsageError, match="context_dropout"):
+        VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=1), info, ctx)
+    torch.manual_seed(0)
+    model = VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=1, context_dropout=0.5, steps=2), info, ctx).eval()
+    for p in model.parameters():  # a live network (the head starts at zero)
+        torch.nn.init.normal_(p, std=0.2)
+    given = torch.rand(3, 1, 1, 8, 8) * 2 - 1
+    cond = model.conditioning(given, torch.tensor([False, True, False]))  # N×T×(frame, mask, position)×H×W
+    assert cond.shape == (3, 4, 3, 8, 8)
+    assert torch.equal(cond[0, :, 0], given[0, 0, 0].expand(4, 8, 8)) and torch.equal(cond[0, :, 1, 0, 0], torch.tensor([1.0, 0, 0, 0]))
+    assert cond[1, :, :2].abs().max() == 0  # hidden: neither the frame nor the mask
+    assert torch.equal(cond[1, :, 2, 0, 0], torch.tensor([0, 1 / 3, 2 / 3, 1]))  # positions stay
+
+    passes: list[tuple[torch.Tensor, torch.Tensor]] = []
+    generate = model.generate
+
+    def recorded(*args: object, **kwargs: object) -> torch.Tensor:
+        out = generate(*args, **kwargs)  # type: ignore[arg-type]
+        passes.append((kwargs["cond"], out))  # type: ignore[arg-type]
+        return out
+
+    monkeypatch.setattr(model, "generate", recorded)
+    clips = model.sample(2, torch.Generator().manual_seed(0)).clips
+    (hidden, first), (shown, rest) = passes
+    assert hidden[:, :, :2].abs().max() == 0  # pass 1: nothing given
+    assert torch.equal(shown[:, :, 0], first[:, :1, 0].expand(2, 4, 8, 8))  # pass 2: given pass 1's first frame
+    assert torch.allclose(clips * 2 - 1, torch.cat([first[:, :1], rest[:, 1:]], 1), atol=1e-6)
+    # guidance on the given frame steers pass 2 only
+    plain, steered = (model.sample(2, torch.Generator().manual_seed(0), guidance=w).clips for w in (0.0, 2.0))
+    assert torch.equal(plain[:, 0], steered[:, 0]) and not torch.allclose(plain[:, 1:], steered[:, 1:])
+    with pytest.raises(UsageError, match="model.context > 0"):
+        VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[]), info, ctx).sample(1, guidance=1.0)
+
+
+def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.contract import FamilyContext
+    from zoo.data.spec import ImageDataConfig
+    from zoo_diffusion.video import VideoFlowConfig, VideoFlowFamily
+
+    info = {"channels": 1, "image_size": 8, "frames": 7, "num_classes": 0}
+    ctx = FamilyContext(tmp_path, ImageDataConfig())
+    with pytest.raises(UsageError, match="model.window=3 needs model.context"):
+        VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], window=3), info, ctx)
+    torch.manual_seed(0)
+    config = VideoFlowConfig(widths=[4, 8], attention=[], context=2, context_dropout=0.5, window=4, steps=2, guidance=0.0)
+    model = VideoFlowFamily(config, info, ctx)
+    clips = torch.rand(5, 7, 1, 8, 8)
+    x, cond = model.encode({"x": clips})  # training: a random window of 4 frames of each clip
+    starts = [next(s for s in range(4) if torch.equal(x[i], clips[i, s : s + 4] * 2 - 1)) for i in range(5)]
+    assert x.shape == (5, 4, 1, 8, 8) and cond.shape == (5, 4, 4, 8, 8) and len(set(starts)) > 1
+    assert torch.equal(model.eval().encode({"x": clips})[0], clips[:, :4] * 2 - 1)  # evaluation: the first window
+
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    passes: list[tuple[torch.Tensor, torch.Tensor]] = []
+    generate = model.generate
+
+    def recorded(*args: object, **kwargs: object) -> torch.Tensor:
+        out = generate(*args, **kwargs)  # type: ignore[arg-type]
+        passes.append((kwargs["cond"], out))  # type: ignore[arg-type]
+        return out
+
+    monkeypatch.setattr(model, "generate", recorded)
+    out = model.sample(2, torch.Generator().manual_seed(0)).clips * 2 - 1
+    assert out.shape == (2, 7, 1, 8, 8) and len(passes) == 4  # 2 frames, then 2 + 2 + 2 (the last pass's second frame dropped)
+    drawn = torch.cat([passes[0][1][:, :2]] + [o[:, 2:] for _, o in passes[1:]], 1)[:, :7]
+    assert torch.allclose(out, drawn, atol=1e-6)
+    for i, (cond, _) in enumerate(passes[1:]):  # each pass given the two frames drawn just before it
+        assert torch.equal(cond[:, 0, :2], drawn[:, 2 * i : 2 * i + 2, 0])
 
 
 @needs_mnist
@@ -270,6 +367,24 @@ def test_centroids_windows_and_motion_plausibility() -> None:
         clip[0, t, 0, 8 : 11, 2 + 2 * t : 5 + 2 * t] = 1.0
     assert motion_plausibility(clip, 3) == 1.0
     assert motion_plausibility(clip[:, [0, 5, 1, 6, 2, 7, 3, 4]], 3) < 0.5
+
+
+def test_haze_nobody_sees_is_not_ink_but_a_second_blob_or_noise_is() -> None:
+    from zoo.metrics.video import READABLE, digit_windows, ink_share, visible_ink
+
+    digit = torch.zeros(1, 1, 32, 32)
+    digit[0, 0, 10:20, 12:16] = 0.8
+    hazy = digit + 2 / 255  # a sampler's residue on the background
+    second = digit.clone()
+    second[0, 0, 26:30, 0:4] = 0.8  # another blob, outside the 16×16 window
+    noise = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+
+    def share(frames: torch.Tensor) -> float:
+        frames = visible_ink(frames)
+        return float(ink_share(frames, digit_windows(frames, 16)[0]))
+
+    assert share(hazy) == 1.0 and float(ink_share(hazy, digit_windows(hazy, 16)[0])) < READABLE  # the haze alone made it unreadable
+    assert share(second) < READABLE and share(noise) < READABLE
 
 
 def test_identity_consistency_counts_frames_read_as_the_clips_commonest_digit() -> None:

@@ -3,7 +3,11 @@ N×T×C×H×W, with a factorised space-time U-Net (zoo.nn.spacetime) in place of
 
 `video-flow` generates clips from noise. `video-predict` is the same model conditioned on the first k
 frames (SVG/MCVD's frame prediction): every frame gets all k given frames stacked on its channels, a mask channel (1 on
-the given frames) and its position in the clip, concatenated to x_t. (Given only its own frame's
+the given frames) and its position in the clip, concatenated to x_t. `video-flow` with `model.context` k > 0
+draws a clip in two passes of one network (MCVD's masked conditioning): the first k frames with the
+context hidden, then the rest given them. Training hides the context of a share `model.context_dropout` of
+the clips, so the network learns both; the second pass only has to carry the given digit on, which one
+pass over all frames at once does not learn in a CPU budget. (Given only its own frame's
 context, a late frame sees the context through the temporal convolutions alone, whose reach is one
 frame per block: too short for frames 6-10 of a clip to see frames 1-5.) Training regresses the
 objective's target on the whole clip, and `predict` integrates from noise given the context, so seeds
@@ -17,7 +21,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from zoo.capabilities import Condition
+from zoo.capabilities import Condition, guided
 from zoo.contract import FamilyContext
 from zoo.errors import UsageError
 from zoo.nn.spacetime import SpaceTimeUNet
@@ -27,13 +31,18 @@ from zoo_diffusion.family import CONDITIONS, Diffusion, DiffusionConfig
 from zoo_diffusion.unet import timestep_embedding
 
 SAMPLING = tuple(c for c in CONDITIONS if c.name in ("sampler", "steps", "eta"))
+GIVEN_GUIDANCE = Condition("guidance", float, None, "video-flow with model.context: w in given + w·(given - hidden) for the frames "
+                           "drawn given the first ones (0: none; default: model.guidance)")
 MODE = Condition("mode", str, None, "predict: continue the clip given with --context (without: continuations of test clips)")
 CONTEXT = Condition("context", str, None, "--mode predict: a clip file (.gif, .mp4) or frame folder whose first k frames are given")
 
 
 @dataclass
 class VideoFlowConfig(DiffusionConfig):
-    context: int = 0  # k given frames (video-predict); 0 for unconditional generation (video-flow)
+    context: int = 0  # k given frames (video-predict); video-flow: frames drawn first, the rest given them (0: all at once)
+    context_dropout: float = 0.0  # training: share of clips whose given frames are hidden (video-flow with a context draws them so)
+    window: int = 0  # video-flow with a context: frames per network pass, each pass given the last `context` drawn (0: the clip)
+    joint_attention: bool = False  # model.attention levels attend across frames and positions at once, not per pixel across frames
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -41,17 +50,21 @@ class VideoFlowConfig(DiffusionConfig):
             raise UsageError("the video flow families are not class-conditional; drop model.conditional")
         if self.context < 0:
             raise UsageError(f"model.context must be >= 0, got {self.context}")
+        if self.window < 0:
+            raise UsageError(f"model.window must be >= 0 (0: the whole clip), got {self.window}")
+        if not 0 <= self.context_dropout < 1:
+            raise UsageError(f"model.context_dropout must be in [0, 1), got {self.context_dropout}")
 
 
 class VideoDenoiser(nn.Module):
     """(x_t N×T×C×H×W, t N, labels, cond N×T×Cc×H×W) -> the objective's target, N×T×C×H×W."""
 
-    def __init__(self, channels: int, cond_channels: int, widths: list[int], attention: tuple[int, ...] = ()) -> None:
+    def __init__(self, channels: int, cond_channels: int, widths: list[int], attention: tuple[int, ...] = (), joint: bool = False) -> None:
         super().__init__()
         self.width = widths[0]
         emb = 4 * widths[0]
         self.time = nn.Sequential(nn.Linear(widths[0], emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.net = SpaceTimeUNet(channels + cond_channels, channels, widths, emb, attention)
+        self.net = SpaceTimeUNet(channels + cond_channels, channels, widths, emb, attention, joint)
 
     def forward(self, x: Tensor, t: Tensor, labels: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         emb = self.time(timestep_embedding(t, self.width))
@@ -63,31 +76,111 @@ class VideoFlowFamily(Diffusion):
 
     Config = VideoFlowConfig
     modality = "video"
-    conditions: ClassVar[tuple[Condition, ...]] = SAMPLING
+    conditions: ClassVar[tuple[Condition, ...]] = (*SAMPLING, GIVEN_GUIDANCE)
     tiny: ClassVar[dict[str, Any]] = {"model.widths": [8, 8], "model.attention": [], "model.steps": 2, "model.eval_images": 8,
                                       "data.batch_size": 4, "data.image_size": 16, "data.digit_size": 8, "data.frames": 4,
                                       "data.test_sequences": 32, "train.lr": 3e-3}
 
     def __init__(self, config: VideoFlowConfig, info: dict[str, Any], context: FamilyContext) -> None:
+        self.check_context(config, info["frames"])
         self.frames: int = info["frames"]
+        self.window: int = config.window or self.frames  # frames the network sees at once
         super().__init__(config, info, context)
 
+    @staticmethod
+    def check_context(config: VideoFlowConfig, frames: int) -> None:
+        if not 0 <= config.context < frames:
+            raise UsageError(f"model.context={config.context} must be between 0 and the clip length minus one ({frames - 1})")
+        if config.context and not config.context_dropout:
+            raise UsageError(f"video-flow draws its first model.context={config.context} frames with the context hidden, which it "
+                             "never learns with model.context_dropout=0: set it to about 0.2, or model.context=0")
+        if config.window not in (0, frames) and not 0 < config.context < config.window < frames:
+            raise UsageError(f"model.window={config.window} needs model.context between 1 and the window minus one, and a window "
+                             f"shorter than the clip ({frames} frames; 0: the whole clip)")
+
     def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, ...]:  # type: ignore[override]
-        return info["frames"], info["channels"], info["image_size"], info["image_size"]
+        return self.window, info["channels"], info["image_size"], info["image_size"]
 
     def network(self, config: DiffusionConfig, info: dict[str, Any]) -> nn.Module:
-        net = VideoDenoiser(info["channels"], self.cond_channels(info), list(config.widths), tuple(config.attention))
+        net = VideoDenoiser(info["channels"], self.cond_channels(info), list(config.widths), tuple(config.attention),
+                            config.joint_attention)
         net.net.check_size(info["image_size"])
         return net
 
+    def cond_channels(self, info: dict[str, Any]) -> int:
+        k = self.config.context
+        return k * info["channels"] + 2 if k else 0  # the given frames, the mask saying which frames they are, the position
+
+    def conditioning(self, given: Tensor, hidden: Tensor | None = None) -> Tensor:
+        """Given frames N×k×C×H×W in [-1, 1] -> N×W×(k·C+2)×H×W for a window of W frames: for every frame, the
+        k given frames on its channels, the mask (1 on given frames) and its position t/(W-1); clips where
+        `hidden` (N, bool) is true are `hide`-n."""
+        n, k, c, h, w = given.shape
+        T = self.window
+        stacked = given.reshape(n, 1, k * c, h, w).expand(n, T, k * c, h, w)
+        mask = (torch.arange(T, device=given.device) < k).to(given.dtype)
+        position = torch.arange(T, device=given.device, dtype=given.dtype) / (T - 1)
+        planes = torch.stack([mask, position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
+        cond = torch.cat([stacked, planes], 2)
+        return cond if hidden is None else torch.where(hidden.view(n, 1, 1, 1, 1), self.hide(cond), cond)
+
+    @staticmethod
+    def hide(cond: Tensor) -> Tensor:
+        """The conditioning with nothing given: the given frames and the mask zeroed, the positions kept."""
+        return torch.cat([torch.zeros_like(cond[:, :, :-1]), cond[:, :, -1:]], 2)
+
+    def settings(self, guidance: float | None, sampler: str | None, steps: int | None, eta: float | None) -> dict[str, Any]:
+        """The sampling settings; with a context learned both given and hidden, the guidance scale on it."""
+        if guidance is not None and not (self.config.context and self.config.context_dropout):
+            raise UsageError("guidance steers frames drawn given the first ones: it needs model.context > 0 and model.context_dropout > 0")
+        if guidance is not None and guidance < 0:
+            raise UsageError(f"guidance must be >= 0, got {guidance}")
+        out = super().settings(None, sampler, steps, eta)
+        if self.config.context and self.config.context_dropout:
+            out["guidance"] = self.config.guidance if guidance is None else guidance
+        return out
+
+    def denoiser(self, labels: Tensor | None, guidance: float, cond: Tensor | None = None) -> Any:
+        """Classifier-free guidance on the given frames: given + w·(given - hidden)."""
+        if cond is None or not guidance:
+            return super().denoiser(labels, 0.0, cond)
+        both = super().denoiser(labels, 0.0, torch.cat([cond, self.hide(cond)]))
+
+        def denoise(xt: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+            (x_given, x_hidden), (e_given, e_hidden) = (z.chunk(2) for z in both(torch.cat([xt, xt]), torch.cat([t, t])))
+            return guided(x_given, x_hidden, guidance), guided(e_given, e_hidden, guidance)
+
+        return denoise
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+        """Clips in [-1, 1] (in training a random window of each; in evaluation the first), and their conditioning."""
+        x = batch["x"] * 2 - 1
+        if self.window < self.frames:
+            n = len(x)
+            start = torch.randint(self.frames - self.window + 1, (n, 1), device=x.device) if self.training else torch.zeros((n, 1), dtype=torch.long, device=x.device)
+            x = x[torch.arange(n, device=x.device)[:, None], start + torch.arange(self.window, device=x.device)]  # N×W×C×H×W
+        k, dropout = self.config.context, self.config.context_dropout
+        if not k:
+            return x, None
+        hidden = torch.rand(len(x), device=x.device) < dropout if self.training and dropout else None
+        return x, self.conditioning(x[:, :k], hidden)
+
     def throughput_unit(self) -> tuple[str, float]:
-        return "frames", float(self.frames)
+        return "frames", float(self.window)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, sampler: str | None = None, steps: int | None = None,
-               eta: float | None = None) -> VideoSamples:
-        settings = self.settings(None, sampler, steps, eta)
-        return VideoSamples((self.generate(n, generator, None, settings) + 1) / 2, meta=settings)
+               eta: float | None = None, guidance: float | None = None) -> VideoSamples:
+        settings = self.settings(guidance, sampler, steps, eta)
+        k = self.config.context
+        if not k:
+            return VideoSamples((self.generate(n, generator, None, settings) + 1) / 2, meta=settings)
+        nothing = self.hide(self.conditioning(torch.zeros((n, k, *self.shape[1:]), device=self.device)))
+        clip = self.generate(n, generator, None, {**settings, "guidance": 0.0}, cond=nothing)[:, :k]
+        while clip.shape[1] < self.frames:  # each pass draws the window's frames after the last k drawn
+            clip = torch.cat([clip, self.generate(n, generator, None, settings, cond=self.conditioning(clip[:, -k:]))[:, k:]], 1)
+        drawn = f"frames 1-{k}, then {self.window - k} at a time given the {k} before"
+        return VideoSamples((clip[:, : self.frames] + 1) / 2, meta={**settings, "drawn": drawn})
 
 
 class VideoPredictFamily(VideoFlowFamily):
@@ -97,28 +190,15 @@ class VideoPredictFamily(VideoFlowFamily):
     tiny: ClassVar[dict[str, Any]] = {**VideoFlowFamily.tiny, "model.context": 2}
 
     def __init__(self, config: VideoFlowConfig, info: dict[str, Any], context: FamilyContext) -> None:
-        if not 1 <= config.context < info["frames"]:
-            raise UsageError(f"model.context={config.context} must be between 1 and the clip length minus one ({info['frames'] - 1})")
         super().__init__(config, info, context)
         self.context_frames: int = config.context
 
-    def cond_channels(self, info: dict[str, Any]) -> int:
-        return self.config.context * info["channels"] + 2  # the given frames, the mask saying which frames they are, the position
-
-    def conditioning(self, given: Tensor) -> Tensor:
-        """Given frames N×k×C×H×W in [-1, 1] -> N×T×(k·C+2)×H×W: for every frame, the k given frames on its
-        channels, the mask (1 on given frames) and its position t/(T-1)."""
-        n, k, c, h, w = given.shape
-        T = self.frames
-        stacked = given.reshape(n, 1, k * c, h, w).expand(n, T, k * c, h, w)
-        mask = (torch.arange(T, device=given.device) < k).to(given.dtype)
-        position = torch.arange(T, device=given.device, dtype=given.dtype) / (T - 1)
-        planes = torch.stack([mask, position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
-        return torch.cat([stacked, planes], 2)
-
-    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        x = batch["x"] * 2 - 1
-        return x, self.conditioning(x[:, : self.context_frames])
+    @staticmethod
+    def check_context(config: VideoFlowConfig, frames: int) -> None:
+        if not 1 <= config.context < frames:
+            raise UsageError(f"model.context={config.context} must be between 1 and the clip length minus one ({frames - 1})")
+        if config.window not in (0, frames):
+            raise UsageError("video-predict draws the whole clip in one pass: drop model.window")
 
     @torch.no_grad()
     def predict(self, context: Tensor, generator: torch.Generator | None = None, sampler: str | None = None,

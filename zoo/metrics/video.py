@@ -173,8 +173,14 @@ def centroids(frames: Tensor) -> Tensor:
     return torch.stack([rows, cols], 1)
 
 
+INK = 0.1  # pixel value from which a pixel is ink; fainter is haze nobody sees (a sampler leaves 1-5/255 on the background)
 READABLE = 0.9  # share of a frame's ink inside its digit window for the frame to count as showing one digit
 MOVING = 0.5  # pixels per frame: slower is a digit standing still, which Moving MNIST never shows
+
+
+def visible_ink(frames: Tensor) -> Tensor:
+    """Frames with pixels below INK set to 0, so invisible haze neither moves the centroid nor counts as ink."""
+    return torch.where(frames >= INK, frames, torch.zeros((), dtype=frames.dtype))
 
 
 def ink_share(frames: Tensor, crops: Tensor) -> Tensor:
@@ -212,7 +218,8 @@ def identity_consistency(labels: Tensor, classes: int) -> float:
 class ClipQuality(Metric):
     """For one-digit clips (moving-mnist-small): each frame's digit (the window with the most ink, resized to the
     MNIST network's 28×28) read by the MNIST domain network, where the frame shows one digit-sized blob (at least
-    READABLE of its ink in that window: `readable_frames`; other frames count as unread). `identity_consistency`:
+    READABLE of its visible ink, pixels of at least INK, in that window: `readable_frames`; other frames count as
+    unread). `identity_consistency`:
     the share of frames read as their clip's commonest digit; `frame_confidence`: the network's mean top
     probability (0 on unread frames), and
     `confidence_ratio` = that over real test clips' value; `frame_fid`: Fréchet distance of the crops' features,
@@ -220,7 +227,7 @@ class ClipQuality(Metric):
     (zoo.metrics.video.motion_plausibility). Every value has its real-clip counterpart (`real_...`)."""
 
     name = "clip_quality"
-    version = "2"  # 2: a clip's commonest digit is counted among its read frames only
+    version = "3"  # 2: a clip's commonest digit is counted among its read frames only; 3: ink is what is visible (INK)
     modalities = ("video",)
     higher_is_better = {"identity_consistency": True, "frame_confidence": True, "confidence_ratio": True, "frame_fid": False,
                         "motion_plausibility": True, "readable_frames": True}
@@ -241,6 +248,7 @@ class ClipQuality(Metric):
         feats = {}
         for prefix, clips in (("", fake), ("real_", real)):
             n, t = clips.shape[:2]
+            clips = visible_ink(clips)
             frames = clips.flatten(0, 1)
             crops, _ = digit_windows(frames, side)
             readable = ink_share(frames, crops) >= READABLE  # frames whose ink is one digit-sized blob

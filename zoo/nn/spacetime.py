@@ -5,7 +5,9 @@ kernel's 27. Sizes halve between levels (stride-2 convs per frame; time is never
 concatenated on the way up, and an optional embedding (a diffusion time, say) is added inside each block.
 A temporal convolution reaches one frame either way, so a U-Net of a few blocks sees only a few frames
 around each one; levels listed in `attention` add self-attention across all frames at every pixel
-(with sinusoidal frame positions), which ties the first frame of a clip to its last.
+(with sinusoidal frame positions), which ties the first frame of a clip to its last. With `joint=True`
+they attend across every frame and position at once (Latte's and Sora's full space-time attention, at a
+coarse level where T·H·W tokens are few), so a digit in one frame can be read where it was in another.
 
 Clips are N×T×C×H×W. The temporal convolutions and the head start at zero, so before training each block
 is a per-frame network and the output is zero (a residual on whatever the caller adds it to).
@@ -69,17 +71,39 @@ class TemporalAttention(nn.Module):
         return x + self.out(y).reshape(n, h, w, t, c).permute(0, 3, 4, 1, 2)
 
 
+class JointAttention(TemporalAttention):
+    """x + multi-head self-attention over all frames and positions: N×T×C×H×W -> same, with sinusoidal
+    positions of the frame (half the channels), row and column (a quarter each)."""
+
+    def __init__(self, channels: int, head_channels: int = 32) -> None:
+        if channels % 8:
+            raise UsageError(f"joint space-time attention needs widths that are multiples of 8 at its levels, got {channels}")
+        super().__init__(channels, head_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, t, c, h, w = x.shape
+        dev = x.device
+        where = torch.cat([self.positions(t, c // 2, dev)[:, None, None].expand(t, h, w, c // 2),
+                           self.positions(h, c // 4, dev)[None, :, None].expand(t, h, w, c // 4),
+                           self.positions(w, c // 4, dev)[None, None, :].expand(t, h, w, c // 4)], -1).reshape(t * h * w, c)
+        y = self.norm(x.flatten(0, 1)).unflatten(0, (n, t)).permute(0, 1, 3, 4, 2).reshape(n, t * h * w, c)  # N×(T·H·W)×C
+        q, k, v = self.qkv(y + where.to(y.dtype)).chunk(3, dim=-1)
+        q, k, v = (z.unflatten(2, (self.heads, c // self.heads)).transpose(1, 2) for z in (q, k, v))  # N×heads×THW×d
+        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, h, w, c)
+        return x + self.out(y).permute(0, 1, 4, 2, 3)
+
+
 class SpaceTimeBlock(nn.Module):
     """Per-frame residual block (GroupNorm, SiLU, 3×3 convs, the embedding added between them), then a temporal conv."""
 
-    def __init__(self, cin: int, cout: int, emb: int, attention: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, emb: int, attention: bool = False, joint: bool = False) -> None:
         super().__init__()
         self.norm1, self.conv1 = group_norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
         self.emb = nn.Linear(emb, cout) if emb else None
         self.norm2, self.conv2 = group_norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
         self.time = TemporalConv(cout)
-        self.attention = TemporalAttention(cout) if attention else None
+        self.attention = (JointAttention if joint else TemporalAttention)(cout) if attention else None
 
     def forward(self, x: Tensor, emb: Tensor | None) -> Tensor:  # x: N×T×cin×H×W, emb: N×E
         n, t = x.shape[:2]
@@ -94,22 +118,22 @@ class SpaceTimeBlock(nn.Module):
 
 class SpaceTimeUNet(nn.Module):
     """N×T×cin×S×S (and an embedding N×`emb`) -> N×T×cout×S×S, for S divisible by 2^(len(widths) - 1);
-    blocks at the levels in `attention` (0: full resolution) attend across frames."""
+    blocks at the levels in `attention` (0: full resolution) attend across frames (`joint`: and positions)."""
 
-    def __init__(self, cin: int, cout: int, widths: list[int], emb: int = 0, attention: tuple[int, ...] = ()) -> None:
+    def __init__(self, cin: int, cout: int, widths: list[int], emb: int = 0, attention: tuple[int, ...] = (), joint: bool = False) -> None:
         super().__init__()
         self.levels = len(widths)
         self.stem = nn.Conv2d(cin, widths[0], 3, padding=1)
-        self.encoder = nn.ModuleList([SpaceTimeBlock(widths[0], widths[0], emb, 0 in attention)])
+        self.encoder = nn.ModuleList([SpaceTimeBlock(widths[0], widths[0], emb, 0 in attention, joint)])
         self.down = nn.ModuleList()
         for level, (w_in, w) in enumerate(zip(widths, widths[1:]), start=1):
             self.down.append(nn.Conv2d(w_in, w, 3, stride=2, padding=1))
-            self.encoder.append(SpaceTimeBlock(w, w, emb, level in attention))
-        self.mid = SpaceTimeBlock(widths[-1], widths[-1], emb, self.levels - 1 in attention)
+            self.encoder.append(SpaceTimeBlock(w, w, emb, level in attention, joint))
+        self.mid = SpaceTimeBlock(widths[-1], widths[-1], emb, self.levels - 1 in attention, joint)
         self.up, self.decoder = nn.ModuleList(), nn.ModuleList()
         for level, (w_in, w) in zip(range(self.levels - 2, -1, -1), zip(widths[::-1], widths[-2::-1])):
             self.up.append(nn.Conv2d(w_in, w, 3, padding=1))  # after a nearest 2× upsample
-            self.decoder.append(SpaceTimeBlock(2 * w, w, emb, level in attention))
+            self.decoder.append(SpaceTimeBlock(2 * w, w, emb, level in attention, joint))
         self.head = nn.Sequential(group_norm(widths[0]), nn.SiLU(), nn.Conv2d(widths[0], cout, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
