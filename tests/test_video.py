@@ -218,6 +218,20 @@ class TestVideoRestoreContract(FamilyContract):
     preset = "denoise-mmnist"
 
 
+def record_passes(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every `generate` pass of `model` from now on, as (its conditioning, its output)."""
+    passes: list[tuple[torch.Tensor, torch.Tensor]] = []
+    generate = model.generate
+
+    def recorded(*args: object, **kwargs: object) -> torch.Tensor:
+        out = generate(*args, **kwargs)  # type: ignore[operator]
+        passes.append((kwargs["cond"], out))  # type: ignore[arg-type]
+        return out
+
+    monkeypatch.setattr(model, "generate", recorded)
+    return passes
+
+
 def test_video_flow_with_a_context_draws_the_first_frame_then_the_rest_given_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.contract import FamilyContext
     from zoo.data.spec import ImageDataConfig
@@ -238,15 +252,7 @@ def test_video_flow_with_a_context_draws_the_first_frame_then_the_rest_given_it(
     assert cond[1, :, :2].abs().max() == 0  # hidden: neither the frame nor the mask
     assert torch.equal(cond[1, :, 2, 0, 0], torch.tensor([0, 1 / 3, 2 / 3, 1]))  # positions stay
 
-    passes: list[tuple[torch.Tensor, torch.Tensor]] = []
-    generate = model.generate
-
-    def recorded(*args: object, **kwargs: object) -> torch.Tensor:
-        out = generate(*args, **kwargs)  # type: ignore[arg-type]
-        passes.append((kwargs["cond"], out))  # type: ignore[arg-type]
-        return out
-
-    monkeypatch.setattr(model, "generate", recorded)
+    passes = record_passes(model, monkeypatch)
     clips = model.sample(2, torch.Generator().manual_seed(0)).clips
     (hidden, first), (shown, rest) = passes
     assert hidden[:, :, :2].abs().max() == 0  # pass 1: nothing given
@@ -279,15 +285,7 @@ def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_pat
 
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.2)
-    passes: list[tuple[torch.Tensor, torch.Tensor]] = []
-    generate = model.generate
-
-    def recorded(*args: object, **kwargs: object) -> torch.Tensor:
-        out = generate(*args, **kwargs)  # type: ignore[arg-type]
-        passes.append((kwargs["cond"], out))  # type: ignore[arg-type]
-        return out
-
-    monkeypatch.setattr(model, "generate", recorded)
+    passes = record_passes(model, monkeypatch)
     out = model.sample(2, torch.Generator().manual_seed(0)).clips * 2 - 1
     assert out.shape == (2, 7, 1, 8, 8) and len(passes) == 4  # 2 frames, then 2 + 2 + 2 (the last pass's second frame dropped)
     drawn = torch.cat([passes[0][1][:, :2]] + [o[:, 2:] for _, o in passes[1:]], 1)[:, :7]
