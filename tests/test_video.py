@@ -232,7 +232,7 @@ def record_passes(model: torch.nn.Module, monkeypatch: pytest.MonkeyPatch) -> li
     return passes
 
 
-def test_video_flow_with_a_context_draws_the_first_frame_then_the_rest_given_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_video_flow_with_a_context_draws_a_window_then_the_next_given_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo.contract import FamilyContext
     from zoo.data.spec import ImageDataConfig
     from zoo_diffusion.video import VideoFlowConfig, VideoFlowFamily
@@ -243,24 +243,25 @@ def test_video_flow_with_a_context_draws_the_first_frame_then_the_rest_given_it(
         VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=1), info, ctx)
     torch.manual_seed(0)
     model = VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=1, context_dropout=0.5, steps=2), info, ctx).eval()
+    assert model.shape == (3, 1, 8, 8)  # by default a window is the clip's frames after the context
     for p in model.parameters():  # a live network (the head starts at zero)
         torch.nn.init.normal_(p, std=0.2)
     given = torch.rand(3, 1, 1, 8, 8) * 2 - 1
-    cond = model.conditioning(given, torch.tensor([False, True, False]))  # N×T×(frame, mask, position)×H×W
-    assert cond.shape == (3, 4, 3, 8, 8)
-    assert torch.equal(cond[0, :, 0], given[0, 0, 0].expand(4, 8, 8)) and torch.equal(cond[0, :, 1, 0, 0], torch.tensor([1.0, 0, 0, 0]))
-    assert cond[1, :, :2].abs().max() == 0  # hidden: neither the frame nor the mask
-    assert torch.equal(cond[1, :, 2, 0, 0], torch.tensor([0, 1 / 3, 2 / 3, 1]))  # positions stay
+    cond = model.conditioning(given, torch.tensor([False, True, False]))  # N×W×(frame, given, position)×H×W
+    assert cond.shape == (3, 3, 3, 8, 8)
+    assert torch.equal(cond[0, :, 0], given[0, 0, 0].expand(3, 8, 8)) and torch.equal(cond[0, :, 1, 0, 0], torch.ones(3))
+    assert cond[1, :, :2].abs().max() == 0  # hidden: neither the frame nor the plane saying it is given
+    assert torch.equal(cond[1, :, 2, 0, 0], torch.tensor([0, 0.5, 1]))  # positions stay
 
     passes = record_passes(model, monkeypatch)
     clips = model.sample(2, torch.Generator().manual_seed(0)).clips
     (hidden, first), (shown, rest) = passes
     assert hidden[:, :, :2].abs().max() == 0  # pass 1: nothing given
-    assert torch.equal(shown[:, :, 0], first[:, :1, 0].expand(2, 4, 8, 8))  # pass 2: given pass 1's first frame
-    assert torch.allclose(clips * 2 - 1, torch.cat([first[:, :1], rest[:, 1:]], 1), atol=1e-6)
+    assert torch.equal(shown[:, :, 0], first[:, -1:, 0].expand(2, 3, 8, 8))  # pass 2: given pass 1's last frame
+    assert torch.allclose(clips * 2 - 1, torch.cat([first, rest[:, :1]], 1), atol=1e-6)
     # guidance on the given frame steers pass 2 only
     plain, steered = (model.sample(2, torch.Generator().manual_seed(0), guidance=w).clips for w in (0.0, 2.0))
-    assert torch.equal(plain[:, 0], steered[:, 0]) and not torch.allclose(plain[:, 1:], steered[:, 1:])
+    assert torch.equal(plain[:, :3], steered[:, :3]) and not torch.allclose(plain[:, 3:], steered[:, 3:])
     with pytest.raises(UsageError, match="model.context > 0"):
         VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[]), info, ctx).sample(1, guidance=1.0)
 
@@ -272,24 +273,30 @@ def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_pat
 
     info = {"channels": 1, "image_size": 8, "frames": 7, "num_classes": 0}
     ctx = FamilyContext(tmp_path, ImageDataConfig())
-    with pytest.raises(UsageError, match="model.window=3 needs model.context"):
-        VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], window=3), info, ctx)
+    for bad in ({"window": 3}, {"context": 3, "context_dropout": 0.5, "window": 2}, {"context": 2, "context_dropout": 0.5, "window": 6}):
+        with pytest.raises(UsageError, match=f"model.window={bad['window']} needs model.context"):
+            VideoFlowFamily(VideoFlowConfig(widths=[4, 8], attention=[], **bad), info, ctx)
     torch.manual_seed(0)
-    config = VideoFlowConfig(widths=[4, 8], attention=[], context=2, context_dropout=0.5, window=4, steps=2, guidance=0.0)
+    config = VideoFlowConfig(widths=[4, 8], attention=[], context=2, context_dropout=0.5, window=2, steps=2, guidance=0.0)
     model = VideoFlowFamily(config, info, ctx)
-    clips = torch.rand(5, 7, 1, 8, 8)
-    x, cond = model.encode({"x": clips})  # training: a random window of 4 frames of each clip
-    starts = [next(s for s in range(4) if torch.equal(x[i], clips[i, s : s + 4] * 2 - 1)) for i in range(5)]
-    assert x.shape == (5, 4, 1, 8, 8) and cond.shape == (5, 4, 4, 8, 8) and len(set(starts)) > 1
-    assert torch.equal(model.eval().encode({"x": clips})[0], clips[:, :4] * 2 - 1)  # evaluation: the first window
+    clips = torch.rand(6, 7, 1, 8, 8)
+    x, cond = model.encode({"x": clips})  # training: 2 frames of each clip, given the 2 before them (or hidden)
+    assert x.shape == (6, 2, 1, 8, 8) and cond.shape == (6, 2, 4, 8, 8)
+    starts = [next(s for s in range(4) if torch.equal(x[i], clips[i, s + 2 : s + 4] * 2 - 1)) for i in range(6)]
+    assert len(set(starts)) > 1
+    for i, s in enumerate(starts):
+        shown = torch.equal(cond[i, 0, :2], clips[i, s : s + 2, 0] * 2 - 1)
+        assert shown or cond[i, :, :3].abs().max() == 0  # the frames before the window, or nothing
+    x, cond = model.eval().encode({"x": clips})  # evaluation: the first window, always given its context
+    assert torch.equal(x, clips[:, 2:4] * 2 - 1) and torch.equal(cond[:, 0, :2], clips[:, :2, 0] * 2 - 1)
 
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.2)
     passes = record_passes(model, monkeypatch)
     out = model.sample(2, torch.Generator().manual_seed(0)).clips * 2 - 1
     assert out.shape == (2, 7, 1, 8, 8) and len(passes) == 4  # 2 frames, then 2 + 2 + 2 (the last pass's second frame dropped)
-    drawn = torch.cat([passes[0][1][:, :2]] + [o[:, 2:] for _, o in passes[1:]], 1)[:, :7]
-    assert torch.allclose(out, drawn, atol=1e-6)
+    drawn = torch.cat([o for _, o in passes], 1)
+    assert torch.allclose(out, drawn[:, :7], atol=1e-6)
     for i, (cond, _) in enumerate(passes[1:]):  # each pass given the two frames drawn just before it
         assert torch.equal(cond[:, 0, :2], drawn[:, 2 * i : 2 * i + 2, 0])
 

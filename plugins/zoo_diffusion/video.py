@@ -3,15 +3,16 @@ N×T×C×H×W, with a factorised space-time U-Net (zoo.nn.spacetime) in place of
 
 `video-flow` generates clips from noise. `video-predict` is the same model conditioned on the first k
 frames (SVG/MCVD's frame prediction): every frame gets all k given frames stacked on its channels, a mask channel (1 on
-the given frames) and its position in the clip, concatenated to x_t. `video-flow` with `model.context` k > 0
-draws a clip in two passes of one network (MCVD's masked conditioning): the first k frames with the
-context hidden, then the rest given them. Training hides the context of a share `model.context_dropout` of
-the clips, so the network learns both; the second pass only has to carry the given digit on, which one
-pass over all frames at once does not learn in a CPU budget. (Given only its own frame's
-context, a late frame sees the context through the temporal convolutions alone, whose reach is one
-frame per block: too short for frames 6-10 of a clip to see frames 1-5.) Training regresses the
-objective's target on the whole clip, and `predict` integrates from noise given the context, so seeds
-give different futures. The given frames of a sampled clip are the given ones, exactly.
+the given frames) and its position in the clip, concatenated to x_t. Training regresses the objective's target on the
+whole clip, and `predict` integrates from noise given the context, so seeds give different futures. The given frames
+of a predicted clip are the given ones, exactly.
+
+`video-flow` with `model.context` k > 0 draws a clip in passes of one network, MCVD's layout: the network draws only
+`model.window` new frames, each given the k frames before them on its channels (with a plane saying they are given and
+its position in the window), never spending a pass on frames it already has. The first pass is given nothing; each
+later pass is given the last k frames drawn. Training hides the context of a share `model.context_dropout` of the
+windows, so one network learns both (and guidance can push a pass towards its context). One pass over a whole clip
+does not learn to carry a digit from frame 1 to frame 10 in a CPU budget; short windows only carry it a frame or two.
 """
 from __future__ import annotations
 
@@ -39,9 +40,9 @@ CONTEXT = Condition("context", str, None, "--mode predict: a clip file (.gif, .m
 
 @dataclass
 class VideoFlowConfig(DiffusionConfig):
-    context: int = 0  # k given frames (video-predict); video-flow: frames drawn first, the rest given them (0: all at once)
-    context_dropout: float = 0.0  # training: share of clips whose given frames are hidden (video-flow with a context draws them so)
-    window: int = 0  # video-flow with a context: frames per network pass, each pass given the last `context` drawn (0: the clip)
+    context: int = 0  # k given frames (video-predict); video-flow: frames each pass is given, the last k drawn (0: one pass)
+    context_dropout: float = 0.0  # training: share of windows whose given frames are hidden (video-flow's first pass is drawn so)
+    window: int = 0  # video-flow with a context: new frames per network pass (0: the clip's frames after the context)
     joint_attention: bool = False  # model.attention levels attend across frames and positions at once, not per pixel across frames
 
     def __post_init__(self) -> None:
@@ -84,19 +85,23 @@ class VideoFlowFamily(Diffusion):
     def __init__(self, config: VideoFlowConfig, info: dict[str, Any], context: FamilyContext) -> None:
         self.check_context(config, info["frames"])
         self.frames: int = info["frames"]
-        self.window: int = config.window or self.frames  # frames the network sees at once
+        self.window: int = self.window_frames(config, self.frames)  # frames the network draws at once
         super().__init__(config, info, context)
+
+    @staticmethod
+    def window_frames(config: VideoFlowConfig, frames: int) -> int:
+        return config.window or frames - config.context
 
     @staticmethod
     def check_context(config: VideoFlowConfig, frames: int) -> None:
         if not 0 <= config.context < frames:
             raise UsageError(f"model.context={config.context} must be between 0 and the clip length minus one ({frames - 1})")
         if config.context and not config.context_dropout:
-            raise UsageError(f"video-flow draws its first model.context={config.context} frames with the context hidden, which it "
-                             "never learns with model.context_dropout=0: set it to about 0.2, or model.context=0")
-        if config.window not in (0, frames) and not 0 < config.context < config.window < frames:
-            raise UsageError(f"model.window={config.window} needs model.context between 1 and the window minus one, and a window "
-                             f"shorter than the clip ({frames} frames; 0: the whole clip)")
+            raise UsageError(f"video-flow draws its first pass with the context hidden, which it never learns with "
+                             "model.context_dropout=0: set it to about 0.3, or model.context=0")
+        if config.window and not 0 < config.context <= config.window <= frames - config.context:
+            raise UsageError(f"model.window={config.window} needs model.context between 1 and the window, and the window plus the "
+                             f"context within the clip ({frames} frames; 0: the frames after the context)")
 
     def array_shape(self, config: DiffusionConfig, info: dict[str, Any]) -> tuple[int, ...]:  # type: ignore[override]
         return self.window, info["channels"], info["image_size"], info["image_size"]
@@ -109,20 +114,23 @@ class VideoFlowFamily(Diffusion):
 
     def cond_channels(self, info: dict[str, Any]) -> int:
         k = self.config.context
-        return k * info["channels"] + 2 if k else 0  # the given frames, the mask saying which frames they are, the position
+        return k * info["channels"] + 2 if k else 0  # the given frames, the `given_mask` plane, the position
 
     def conditioning(self, given: Tensor, hidden: Tensor | None = None) -> Tensor:
-        """Given frames N×k×C×H×W in [-1, 1] -> N×W×(k·C+2)×H×W for a window of W frames: for every frame, the
-        k given frames on its channels, the mask (1 on given frames) and its position t/(W-1); clips where
-        `hidden` (N, bool) is true are `hide`-n."""
+        """Given frames N×k×C×H×W in [-1, 1] -> N×W×(k·C+2)×H×W for the network's W frames: for every frame, the
+        k given frames on its channels, the `given_mask` plane and its position t/(W-1); clips where `hidden`
+        (N, bool) is true are `hide`-n."""
         n, k, c, h, w = given.shape
         T = self.window
         stacked = given.reshape(n, 1, k * c, h, w).expand(n, T, k * c, h, w)
-        mask = (torch.arange(T, device=given.device) < k).to(given.dtype)
-        position = torch.arange(T, device=given.device, dtype=given.dtype) / (T - 1)
-        planes = torch.stack([mask, position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
+        position = torch.arange(T, device=given.device, dtype=given.dtype) / max(1, T - 1)
+        planes = torch.stack([self.given_mask().to(given), position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
         cond = torch.cat([stacked, planes], 2)
         return cond if hidden is None else torch.where(hidden.view(n, 1, 1, 1, 1), self.hide(cond), cond)
+
+    def given_mask(self) -> Tensor:
+        """Per network frame, 1 where the context is given: all of them here, as the given frames precede the window."""
+        return torch.ones(self.window)
 
     @staticmethod
     def hide(cond: Tensor) -> Tensor:
@@ -153,17 +161,17 @@ class VideoFlowFamily(Diffusion):
         return denoise
 
     def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
-        """Clips in [-1, 1] (in training a random window of each; in evaluation the first), and their conditioning."""
+        """With a context: a window of each clip in [-1, 1] (a random one in training, in evaluation the first) and the
+        conditioning on the k frames before it; without: the whole clip."""
         x = batch["x"] * 2 - 1
-        if self.window < self.frames:
-            n = len(x)
-            start = torch.randint(self.frames - self.window + 1, (n, 1), device=x.device) if self.training else torch.zeros((n, 1), dtype=torch.long, device=x.device)
-            x = x[torch.arange(n, device=x.device)[:, None], start + torch.arange(self.window, device=x.device)]  # N×W×C×H×W
         k, dropout = self.config.context, self.config.context_dropout
         if not k:
             return x, None
-        hidden = torch.rand(len(x), device=x.device) < dropout if self.training and dropout else None
-        return x, self.conditioning(x[:, :k], hidden)
+        n, span = len(x), k + self.window
+        start = torch.randint(self.frames - span + 1, (n, 1), device=x.device) if self.training else torch.zeros((n, 1), dtype=torch.long, device=x.device)
+        x = x[torch.arange(n, device=x.device)[:, None], start + torch.arange(span, device=x.device)]  # N×(k+W)×C×H×W
+        hidden = torch.rand(n, device=x.device) < dropout if self.training else None
+        return x[:, k:], self.conditioning(x[:, :k], hidden)
 
     def throughput_unit(self) -> tuple[str, float]:
         return "frames", float(self.window)
@@ -176,10 +184,10 @@ class VideoFlowFamily(Diffusion):
         if not k:
             return VideoSamples((self.generate(n, generator, None, settings) + 1) / 2, meta=settings)
         nothing = self.hide(self.conditioning(torch.zeros((n, k, *self.shape[1:]), device=self.device)))
-        clip = self.generate(n, generator, None, {**settings, "guidance": 0.0}, cond=nothing)[:, :k]
-        while clip.shape[1] < self.frames:  # each pass draws the window's frames after the last k drawn
-            clip = torch.cat([clip, self.generate(n, generator, None, settings, cond=self.conditioning(clip[:, -k:]))[:, k:]], 1)
-        drawn = f"frames 1-{k}, then {self.window - k} at a time given the {k} before"
+        clip = self.generate(n, generator, None, {**settings, "guidance": 0.0}, cond=nothing)
+        while clip.shape[1] < self.frames:  # each pass draws the next window given the last k frames drawn
+            clip = torch.cat([clip, self.generate(n, generator, None, settings, cond=self.conditioning(clip[:, -k:]))], 1)
+        drawn = f"{self.window} frames at a time, each window given the {k} before it (the first nothing)"
         return VideoSamples((clip[:, : self.frames] + 1) / 2, meta={**settings, "drawn": drawn})
 
 
@@ -194,11 +202,24 @@ class VideoPredictFamily(VideoFlowFamily):
         self.context_frames: int = config.context
 
     @staticmethod
+    def window_frames(config: VideoFlowConfig, frames: int) -> int:
+        return frames
+
+    @staticmethod
     def check_context(config: VideoFlowConfig, frames: int) -> None:
         if not 1 <= config.context < frames:
             raise UsageError(f"model.context={config.context} must be between 1 and the clip length minus one ({frames - 1})")
         if config.window not in (0, frames):
             raise UsageError("video-predict draws the whole clip in one pass: drop model.window")
+
+    def given_mask(self) -> Tensor:
+        """1 on the clip's first k frames: the given ones, which the network sees noised as well."""
+        return (torch.arange(self.window) < self.config.context).float()
+
+    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+        """Whole clips in [-1, 1] and the conditioning on their first k frames."""
+        x = batch["x"] * 2 - 1
+        return x, self.conditioning(x[:, : self.context_frames])
 
     @torch.no_grad()
     def predict(self, context: Tensor, generator: torch.Generator | None = None, sampler: str | None = None,

@@ -175,6 +175,7 @@ def centroids(frames: Tensor) -> Tensor:
 
 INK = 0.1  # pixel value from which a pixel is ink; fainter is haze nobody sees (a sampler leaves 1-5/255 on the background)
 READABLE = 0.9  # share of a frame's ink inside its digit window for the frame to count as showing one digit
+DIGITS = 10  # classes of the MNIST domain network that reads the frames
 MOVING = 0.5  # pixels per frame: slower is a digit standing still, which Moving MNIST never shows
 
 
@@ -215,6 +216,20 @@ def identity_consistency(labels: Tensor, classes: int) -> float:
     return float(((labels == modal[:, None]) & (labels >= 0)).double().mean())
 
 
+def read_digits(clips: Tensor, side: int, net: Any) -> tuple[Tensor, Tensor, Tensor]:
+    """The digit the MNIST domain network `net` reads in each frame of one-digit clips N×T×1×H×W in [0, 1]:
+    labels N×T (-1 where the frame is not one digit-sized blob: under READABLE of its visible ink in the
+    side×side window), the top probability N×T (0 on unread frames), and the crops' features (N·T)×D."""
+    n, t = clips.shape[:2]
+    frames = visible_ink(clips.float()).flatten(0, 1)
+    crops, _ = digit_windows(frames, side)
+    readable = ink_share(frames, crops) >= READABLE
+    features, logits = net(crops)
+    probs = logits.softmax(1)
+    labels = torch.where(readable, probs.argmax(1), -1).view(n, t)
+    return labels, (probs.max(1).values * readable).view(n, t), features
+
+
 class ClipQuality(Metric):
     """For one-digit clips (moving-mnist-small): each frame's digit (the window with the most ink, resized to the
     MNIST network's 28×28) read by the MNIST domain network, where the frame shows one digit-sized blob (at least
@@ -247,19 +262,11 @@ class ClipQuality(Metric):
         values: dict[str, float] = {}
         feats = {}
         for prefix, clips in (("", fake), ("real_", real)):
-            n, t = clips.shape[:2]
-            clips = visible_ink(clips)
-            frames = clips.flatten(0, 1)
-            crops, _ = digit_windows(frames, side)
-            readable = ink_share(frames, crops) >= READABLE  # frames whose ink is one digit-sized blob
-            f, logits = net(crops)
-            feats[prefix] = f
-            probs = logits.softmax(1)
-            labels = torch.where(readable, probs.argmax(1), -1).view(n, t)  # -1: no digit to read
-            values[f"{prefix}readable_frames"] = float(readable.double().mean())
-            values[f"{prefix}identity_consistency"] = identity_consistency(labels, probs.shape[1])
-            values[f"{prefix}frame_confidence"] = float((probs.max(1).values * readable).double().mean())
-            values[f"{prefix}motion_plausibility"] = motion_plausibility(clips, side)
+            labels, confidence, feats[prefix] = read_digits(clips, side, net)
+            values[f"{prefix}readable_frames"] = float((labels >= 0).double().mean())
+            values[f"{prefix}identity_consistency"] = identity_consistency(labels, DIGITS)
+            values[f"{prefix}frame_confidence"] = float(confidence.double().mean())
+            values[f"{prefix}motion_plausibility"] = motion_plausibility(visible_ink(clips), side)
         values["confidence_ratio"] = values["frame_confidence"] / max(values["real_frame_confidence"], 1e-12)
         values["frame_fid"] = frechet_distance_from_stats(*feature_stats(feats["real_"]), *feature_stats(feats[""])).value
         proto = {"reference": f"{data.dataset}:test (first {len(real)} clips)", "clips": len(fake), "frames": fake.shape[1],
