@@ -301,6 +301,25 @@ def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_pat
         assert torch.equal(cond[:, 0, :2], drawn[:, 2 * i : 2 * i + 2, 0])
 
 
+def test_video_predict_draws_only_the_frames_after_the_context(tmp_path: Path) -> None:
+    from zoo.contract import FamilyContext
+    from zoo.data.spec import ImageDataConfig
+    from zoo_diffusion.video import VideoFlowConfig, VideoPredictFamily
+
+    info = {"channels": 1, "image_size": 8, "frames": 5, "num_classes": 0}
+    ctx = FamilyContext(tmp_path, ImageDataConfig())
+    with pytest.raises(UsageError, match="drop model.window"):
+        VideoPredictFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=2, window=2), info, ctx)
+    torch.manual_seed(0)
+    model = VideoPredictFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=2, steps=2), info, ctx)
+    assert model.shape == (3, 1, 8, 8)
+    clips = torch.rand(3, 5, 1, 8, 8)
+    x, cond = model.encode({"x": clips})  # training too: frames 3-5, given 1-2
+    assert torch.equal(x, clips[:, 2:] * 2 - 1) and torch.equal(cond[:, 1, :2], clips[:, :2, 0] * 2 - 1)
+    future = model.eval().predict(clips[:, :2], generator=torch.Generator().manual_seed(0))
+    assert future.shape == (3, 3, 1, 8, 8)
+
+
 @needs_mnist
 def test_predict_mode_on_a_generating_family_and_bad_contexts(tmp_path: Path) -> None:
     import zoo

@@ -1,18 +1,17 @@
 """Video flow matching / diffusion: the diffusion family's objectives, paths and samplers on clips
 N×T×C×H×W, with a factorised space-time U-Net (zoo.nn.spacetime) in place of the image UNet.
 
-`video-flow` generates clips from noise. `video-predict` is the same model conditioned on the first k
-frames (SVG/MCVD's frame prediction): every frame gets all k given frames stacked on its channels, a mask channel (1 on
-the given frames) and its position in the clip, concatenated to x_t. Training regresses the objective's target on the
-whole clip, and `predict` integrates from noise given the context, so seeds give different futures. The given frames
-of a predicted clip are the given ones, exactly.
+`video-flow` generates clips from noise; `video-predict` continues the first k frames of a clip (SVG/MCVD's
+frame prediction). Both condition as MCVD does: the network draws only the frames to come, each with the k
+frames before them stacked on its channels, a plane saying they are given and its position in the window, and
+never spends a pass on frames it already has. `predict` integrates the T-k frames after the context from noise,
+so seeds give different futures, and the given frames of a predicted clip are the given ones, exactly.
 
-`video-flow` with `model.context` k > 0 draws a clip in passes of one network, MCVD's layout: the network draws only
-`model.window` new frames, each given the k frames before them on its channels (with a plane saying they are given and
-its position in the window), never spending a pass on frames it already has. The first pass is given nothing; each
-later pass is given the last k frames drawn. Training hides the context of a share `model.context_dropout` of the
-windows, so one network learns both (and guidance can push a pass towards its context). One pass over a whole clip
-does not learn to carry a digit from frame 1 to frame 10 in a CPU budget; short windows only carry it a frame or two.
+`video-flow` with `model.context` k > 0 draws a clip in passes of `model.window` new frames: the first given
+nothing, each later one given the last k frames drawn. Training hides the context of a share
+`model.context_dropout` of the windows, so one network learns both (and guidance can push a pass towards its
+context). One pass over a whole clip does not learn to carry a digit from frame 1 to frame 10 in a CPU budget;
+short windows only carry it a frame or two.
 """
 from __future__ import annotations
 
@@ -85,12 +84,8 @@ class VideoFlowFamily(Diffusion):
     def __init__(self, config: VideoFlowConfig, info: dict[str, Any], context: FamilyContext) -> None:
         self.check_context(config, info["frames"])
         self.frames: int = info["frames"]
-        self.window: int = self.window_frames(config, self.frames)  # frames the network draws at once
+        self.window: int = config.window or self.frames - config.context  # frames the network draws at once
         super().__init__(config, info, context)
-
-    @staticmethod
-    def window_frames(config: VideoFlowConfig, frames: int) -> int:
-        return config.window or frames - config.context
 
     @staticmethod
     def check_context(config: VideoFlowConfig, frames: int) -> None:
@@ -114,27 +109,23 @@ class VideoFlowFamily(Diffusion):
 
     def cond_channels(self, info: dict[str, Any]) -> int:
         k = self.config.context
-        return k * info["channels"] + 2 if k else 0  # the given frames, the `given_mask` plane, the position
+        return k * info["channels"] + 2 if k else 0  # the given frames, the plane saying so, the position
 
     def conditioning(self, given: Tensor, hidden: Tensor | None = None) -> Tensor:
         """Given frames N×k×C×H×W in [-1, 1] -> N×W×(k·C+2)×H×W for the network's W frames: for every frame, the
-        k given frames on its channels, the `given_mask` plane and its position t/(W-1); clips where `hidden`
-        (N, bool) is true are `hide`-n."""
+        k given frames on its channels, a plane of ones (they are given) and its position t/(W-1); clips where
+        `hidden` (N, bool) is true are `hide`-n."""
         n, k, c, h, w = given.shape
         T = self.window
         stacked = given.reshape(n, 1, k * c, h, w).expand(n, T, k * c, h, w)
         position = torch.arange(T, device=given.device, dtype=given.dtype) / max(1, T - 1)
-        planes = torch.stack([self.given_mask().to(given), position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
+        planes = torch.stack([torch.ones_like(position), position], 1)[None, :, :, None, None].expand(n, T, 2, h, w)
         cond = torch.cat([stacked, planes], 2)
         return cond if hidden is None else torch.where(hidden.view(n, 1, 1, 1, 1), self.hide(cond), cond)
 
-    def given_mask(self) -> Tensor:
-        """Per network frame, 1 where the context is given: all of them here, as the given frames precede the window."""
-        return torch.ones(self.window)
-
     @staticmethod
     def hide(cond: Tensor) -> Tensor:
-        """The conditioning with nothing given: the given frames and the mask zeroed, the positions kept."""
+        """The conditioning with nothing given: the given frames and the plane of ones zeroed, the positions kept."""
         return torch.cat([torch.zeros_like(cond[:, :, :-1]), cond[:, :, -1:]], 2)
 
     def settings(self, guidance: float | None, sampler: str | None, steps: int | None, eta: float | None) -> dict[str, Any]:
@@ -170,7 +161,7 @@ class VideoFlowFamily(Diffusion):
         n, span = len(x), k + self.window
         start = torch.randint(self.frames - span + 1, (n, 1), device=x.device) if self.training else torch.zeros((n, 1), dtype=torch.long, device=x.device)
         x = x[torch.arange(n, device=x.device)[:, None], start + torch.arange(span, device=x.device)]  # N×(k+W)×C×H×W
-        hidden = torch.rand(n, device=x.device) < dropout if self.training else None
+        hidden = torch.rand(n, device=x.device) < dropout if self.training and dropout else None
         return x[:, k:], self.conditioning(x[:, :k], hidden)
 
     def throughput_unit(self) -> tuple[str, float]:
@@ -202,24 +193,11 @@ class VideoPredictFamily(VideoFlowFamily):
         self.context_frames: int = config.context
 
     @staticmethod
-    def window_frames(config: VideoFlowConfig, frames: int) -> int:
-        return frames
-
-    @staticmethod
     def check_context(config: VideoFlowConfig, frames: int) -> None:
         if not 1 <= config.context < frames:
             raise UsageError(f"model.context={config.context} must be between 1 and the clip length minus one ({frames - 1})")
-        if config.window not in (0, frames):
-            raise UsageError("video-predict draws the whole clip in one pass: drop model.window")
-
-    def given_mask(self) -> Tensor:
-        """1 on the clip's first k frames: the given ones, which the network sees noised as well."""
-        return (torch.arange(self.window) < self.config.context).float()
-
-    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
-        """Whole clips in [-1, 1] and the conditioning on their first k frames."""
-        x = batch["x"] * 2 - 1
-        return x, self.conditioning(x[:, : self.context_frames])
+        if config.window:
+            raise UsageError("video-predict draws all the frames after the context in one pass: drop model.window")
 
     @torch.no_grad()
     def predict(self, context: Tensor, generator: torch.Generator | None = None, sampler: str | None = None,
@@ -230,7 +208,7 @@ class VideoPredictFamily(VideoFlowFamily):
             raise UsageError(f"this run predicts from {k} given frames, got {context.shape[1]}")
         settings = self.settings(None, sampler, steps, eta)
         cond = self.conditioning(context.to(self.device).float() * 2 - 1)
-        return (self.generate(len(context), generator, None, settings, cond=cond)[:, k:] + 1) / 2
+        return (self.generate(len(context), generator, None, settings, cond=cond) + 1) / 2
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, sampler: str | None = None, steps: int | None = None,  # type: ignore[override]
