@@ -31,8 +31,8 @@ from zoo_diffusion.family import CONDITIONS, Diffusion, DiffusionConfig
 from zoo_diffusion.unet import timestep_embedding
 
 SAMPLING = tuple(c for c in CONDITIONS if c.name in ("sampler", "steps", "eta"))
-GIVEN_GUIDANCE = Condition("guidance", float, None, "video-flow with model.context: w in given + w·(given - hidden) for the frames "
-                           "drawn given the first ones (0: none; default: model.guidance)")
+GIVEN_GUIDANCE = Condition("guidance", float, None, "video-flow with model.context: w in given + w·(given - hidden) for each pass "
+                           "drawn given the frames before it (0: none; default: model.guidance)")
 MODE = Condition("mode", str, None, "predict: continue the clip given with --context (without: continuations of test clips)")
 CONTEXT = Condition("context", str, None, "--mode predict: a clip file (.gif, .mp4) or frame folder whose first k frames are given")
 
@@ -51,7 +51,7 @@ class VideoFlowConfig(DiffusionConfig):
         if self.context < 0:
             raise UsageError(f"model.context must be >= 0, got {self.context}")
         if self.window < 0:
-            raise UsageError(f"model.window must be >= 0 (0: the whole clip), got {self.window}")
+            raise UsageError(f"model.window must be >= 0 (0: the clip's frames after the context), got {self.window}")
         if not 0 <= self.context_dropout < 1:
             raise UsageError(f"model.context_dropout must be in [0, 1), got {self.context_dropout}")
 
@@ -131,7 +131,7 @@ class VideoFlowFamily(Diffusion):
     def settings(self, guidance: float | None, sampler: str | None, steps: int | None, eta: float | None) -> dict[str, Any]:
         """The sampling settings; with a context learned both given and hidden, the guidance scale on it."""
         if guidance is not None and not (self.config.context and self.config.context_dropout):
-            raise UsageError("guidance steers frames drawn given the first ones: it needs model.context > 0 and model.context_dropout > 0")
+            raise UsageError("guidance steers passes drawn given the frames before them: it needs model.context > 0 and model.context_dropout > 0")
         if guidance is not None and guidance < 0:
             raise UsageError(f"guidance must be >= 0, got {guidance}")
         out = super().settings(None, sampler, steps, eta)
