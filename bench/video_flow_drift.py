@@ -4,7 +4,9 @@
 
 Reads every frame with the MNIST domain network as `clip_quality` does (zoo.metrics.video.read_digits) and
 prints one JSON line: identity consistency and mean confidence of `--clips` sampled clips (seed 0), and the
-share of frames that agree with the frame before them. With `--given-real` (a run with `model.context`), it
+share of frames that agree with the frame before them, and how much each frame changes beyond a move: the
+ink that differs from the frame before moved by its best whole-pixel shift (zoo.nn.motion), over the frame's
+ink (0 for Moving MNIST's own clips, whose digits only move). With `--given-real` (a run with `model.context`), it
 also draws windows given real test frames: the share of the next window's frames read as the real digit,
 given frames 1..k, and along a clip drawn on from them, frame by frame.
 """
@@ -21,11 +23,20 @@ from zoo.config import parse_override
 from zoo.data import load_dataset
 from zoo.metrics.features import domain_features
 from zoo.metrics.video import DIGITS, identity_consistency, read_digits
+from zoo.nn.motion import global_shift, shift_frames
 from zoo.run import Run
 
 
 def rounded(values: torch.Tensor) -> list[float]:
     return [round(float(v), 3) for v in values]
+
+
+def change_beyond_a_move(clips: torch.Tensor) -> torch.Tensor:
+    """Clips N×T×C×H×W in [0, 1] -> N×(T-1): |frame - the frame before moved by its best whole-pixel shift| / ink."""
+    before, after = clips[:, :-1].flatten(0, 1), clips[:, 1:].flatten(0, 1)
+    moved = shift_frames(before, global_shift(before, after))
+    change = (moved - after).abs().flatten(1).sum(1) / after.flatten(1).sum(1).clamp_min(1e-8)
+    return change.view(len(clips), -1)
 
 
 def main() -> None:
@@ -45,7 +56,8 @@ def main() -> None:
     agree = (labels[:, 1:] == labels[:, :-1]) & (labels[:, 1:] >= 0)
     row = {"run": args.run, "clips": args.clips, "conditions": conditions,
            "identity_consistency": round(identity_consistency(labels, DIGITS), 4), "confidence": round(float(confidence.mean()), 4),
-           "confidence_by_frame": rounded(confidence.mean(0)), "agrees_with_previous_frame": rounded(agree.float().mean(0))}
+           "confidence_by_frame": rounded(confidence.mean(0)), "agrees_with_previous_frame": rounded(agree.float().mean(0)),
+           "change_beyond_a_move": rounded(change_beyond_a_move(clips).mean(0))}
 
     if args.given_real:
         model = zoo.load(args.run).eval()
@@ -62,12 +74,13 @@ def main() -> None:
                 return model.generate(args.clips, generator, None, settings, cond=model.conditioning(given)).float()
 
         clip = real[:, :k] * 2 - 1
-        window = (draw(clip) + 1) / 2
+        window = (draw(model.given(clip, generator)) + 1) / 2
         while clip.shape[1] < real.shape[1]:
-            clip = torch.cat([clip, draw(clip[:, -k:])], 1)
+            clip = torch.cat([clip, draw(model.given(clip[:, -k:], generator))], 1)
         kept = read_digits(window, side, net)[0] == digit
         on = read_digits((clip[:, : real.shape[1]] + 1) / 2, side, net)
-        row.update(window_given_real_keeps_digit=rounded(kept.float().mean(0)),
+        row.update(real_change_beyond_a_move=round(float(change_beyond_a_move(real).mean()), 3),
+                   window_given_real_keeps_digit=rounded(kept.float().mean(0)),
                    drawn_on_from_real_keeps_digit=rounded((on[0] == digit).float().mean(0)), drawn_on_confidence=rounded(on[1].mean(0)))
     print(json.dumps(row))
 

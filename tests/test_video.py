@@ -301,6 +301,53 @@ def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_pat
         assert torch.equal(cond[:, 0, :2], drawn[:, 2 * i : 2 * i + 2, 0])
 
 
+def test_global_shift_and_shift_frames_move_a_blob_by_whole_pixels() -> None:
+    from zoo.nn.motion import global_shift, shift_frames
+
+    frames = torch.zeros(3, 2, 16, 16)
+    frames[:, :, 4:10, 5:9] = torch.rand(3, 2, 6, 4)
+    shift = torch.tensor([[2, -3], [-4, 5], [0, 0]])
+    moved = shift_frames(frames, shift)
+    assert torch.equal(moved[0, :, 6:12, 2:6], frames[0, :, 4:10, 5:9]) and torch.isclose(moved[0].sum(), frames[0].sum())
+    assert torch.equal(global_shift(frames, moved), shift)
+    assert torch.equal(global_shift(moved, frames), -shift)
+    gone = shift_frames(frames, torch.tensor([[0, 9]]).expand(3, 2))  # columns 5-8 moved to 14-17: two leave the frame
+    assert torch.equal(gone[:, :, 4:10, 14:16], frames[:, :, 4:10, 5:7]) and gone[:, :, :, :14].abs().max() == 0
+
+
+def test_video_flow_context_noise_noises_the_given_frames_in_training_and_sampling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.contract import FamilyContext
+    from zoo.data.spec import ImageDataConfig
+    from zoo_diffusion.video import VideoFlowConfig, VideoFlowFamily, VideoPredictFamily
+
+    info = {"channels": 1, "image_size": 8, "frames": 4, "num_classes": 0}  # one window: frames 3-4 given 1-2
+    ctx = FamilyContext(tmp_path, ImageDataConfig())
+    for bad, match in (({"context_noise": 0.1}, "needs model.context > 0"), ({"context": 2, "context_noise": -0.1}, "must be >= 0")):
+        with pytest.raises(UsageError, match=match):
+            VideoFlowConfig(**bad)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match="drop model.context_noise"):
+        VideoPredictFamily(VideoFlowConfig(widths=[4, 8], attention=[], context=2, context_noise=0.1), info, ctx)
+    torch.manual_seed(0)
+    config = VideoFlowConfig(widths=[4, 8], attention=[], context=2, context_dropout=0.5, window=2, steps=2, guidance=0.0, context_noise=0.1)
+    model = VideoFlowFamily(config, info, ctx)
+    clips = torch.rand(500, 4, 1, 8, 8)
+    _, cond = model.encode({"x": clips})  # training: the given frames noised (or hidden)
+    shown = cond[:, 0, 2, 0, 0] == 1
+    error = cond[shown][:, 0, :2] - (clips[shown][:, :2, 0] * 2 - 1)  # noise of std 0.1 on the given frames, none on the planes
+    assert 0.098 < float(error.std()) < 0.102 and abs(float(error.mean())) < 0.002
+    _, clean = model.eval().encode({"x": clips})  # evaluation: the first window, given its frames as they are
+    assert torch.equal(clean[:, 0, :2], clips[:, :2, 0] * 2 - 1)
+
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.2)
+    passes = record_passes(model, monkeypatch)
+    first = model.sample(2, torch.Generator().manual_seed(0)).clips
+    drawn = torch.cat([o for _, o in passes], 1)
+    error = passes[1][0][:, 0, :2] - drawn[:, :2, 0]  # sampling gives a pass the frames drawn before it, noised too
+    assert 0.05 < float(error.std()) < 0.15
+    assert torch.equal(first, model.sample(2, torch.Generator().manual_seed(0)).clips)  # that noise comes from the generator
+
+
 def test_video_predict_draws_only_the_frames_after_the_context(tmp_path: Path) -> None:
     from zoo.contract import FamilyContext
     from zoo.data.spec import ImageDataConfig

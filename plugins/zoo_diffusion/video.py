@@ -11,7 +11,8 @@ so seeds give different futures, and the given frames of a predicted clip are th
 nothing, each later one given the last k frames drawn. Training hides the context of a share
 `model.context_dropout` of the windows, so one network learns both (and guidance can push a pass towards its
 context). One pass over a whole clip does not learn to carry a digit from frame 1 to frame 10 in a CPU budget;
-short windows only carry it a frame or two.
+short windows only carry it a frame or two. `model.context_noise` noises the given frames (GameNGen), so the
+network learns to mend the flaws of the frames it drew rather than carry them on to the next pass.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class VideoFlowConfig(DiffusionConfig):
     context_dropout: float = 0.0  # training: share of windows whose given frames are hidden (video-flow's first pass is drawn so)
     window: int = 0  # video-flow with a context: new frames per network pass (0: the clip's frames after the context)
     joint_attention: bool = False  # model.attention levels attend across frames and positions at once, not per pixel across frames
+    context_noise: float = 0.0  # std of Gaussian noise on the given frames in [-1, 1], in training and sampling (GameNGen)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -54,6 +56,10 @@ class VideoFlowConfig(DiffusionConfig):
             raise UsageError(f"model.window must be >= 0 (0: the clip's frames after the context), got {self.window}")
         if not 0 <= self.context_dropout < 1:
             raise UsageError(f"model.context_dropout must be in [0, 1), got {self.context_dropout}")
+        if self.context_noise < 0:
+            raise UsageError(f"model.context_noise must be >= 0, got {self.context_noise}")
+        if self.context_noise and not self.context:
+            raise UsageError("model.context_noise acts on the given frames: it needs model.context > 0")
 
 
 class VideoDenoiser(nn.Module):
@@ -111,6 +117,12 @@ class VideoFlowFamily(Diffusion):
         k = self.config.context
         return k * info["channels"] + 2 if k else 0  # the given frames, the plane saying so, the position
 
+    def given(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """The k frames a pass is given (N×k×C×H×W in [-1, 1]) with `model.context_noise` added, so the network learns
+        to mend the frames it is given rather than copy their flaws from pass to pass (GameNGen's noise augmentation)."""
+        noise = self.config.context_noise
+        return frames + noise * torch.randn(frames.shape, device=frames.device, generator=generator) if noise else frames
+
     def conditioning(self, given: Tensor, hidden: Tensor | None = None) -> Tensor:
         """Given frames N×k×C×H×W in [-1, 1] -> N×W×(k·C+2)×H×W for the network's W frames: for every frame, the
         k given frames on its channels, a plane of ones (they are given) and its position t/(W-1); clips where
@@ -162,7 +174,8 @@ class VideoFlowFamily(Diffusion):
         start = torch.randint(self.frames - span + 1, (n, 1), device=x.device) if self.training else torch.zeros((n, 1), dtype=torch.long, device=x.device)
         x = x[torch.arange(n, device=x.device)[:, None], start + torch.arange(span, device=x.device)]  # N×(k+W)×C×H×W
         hidden = torch.rand(n, device=x.device) < dropout if self.training and dropout else None
-        return x[:, k:], self.conditioning(x[:, :k], hidden)
+        given = self.given(x[:, :k]) if self.training else x[:, :k]  # evaluation scores the frames as given, like dropout
+        return x[:, k:], self.conditioning(given, hidden)
 
     def throughput_unit(self) -> tuple[str, float]:
         return "frames", float(self.window)
@@ -177,7 +190,8 @@ class VideoFlowFamily(Diffusion):
         nothing = self.hide(self.conditioning(torch.zeros((n, k, *self.shape[1:]), device=self.device)))
         clip = self.generate(n, generator, None, {**settings, "guidance": 0.0}, cond=nothing)
         while clip.shape[1] < self.frames:  # each pass draws the next window given the last k frames drawn
-            clip = torch.cat([clip, self.generate(n, generator, None, settings, cond=self.conditioning(clip[:, -k:]))], 1)
+            cond = self.conditioning(self.given(clip[:, -k:], generator))
+            clip = torch.cat([clip, self.generate(n, generator, None, settings, cond=cond)], 1)
         drawn = f"{self.window} frames at a time, each window given the {k} before it (the first nothing)"
         return VideoSamples((clip[:, : self.frames] + 1) / 2, meta={**settings, "drawn": drawn})
 
@@ -198,6 +212,8 @@ class VideoPredictFamily(VideoFlowFamily):
             raise UsageError(f"model.context={config.context} must be between 1 and the clip length minus one ({frames - 1})")
         if config.window:
             raise UsageError("video-predict draws all the frames after the context in one pass: drop model.window")
+        if config.context_noise:
+            raise UsageError("video-predict is given its context as it is: drop model.context_noise")
 
     @torch.no_grad()
     def predict(self, context: Tensor, generator: torch.Generator | None = None, sampler: str | None = None,
