@@ -4,9 +4,8 @@
 
 Reads every frame with the MNIST domain network as `clip_quality` does (zoo.metrics.video.read_digits) and
 prints one JSON line: identity consistency and mean confidence of `--clips` sampled clips (seed 0), and the
-share of frames that agree with the frame before them, and how much each frame changes beyond a move: the
-ink that differs from the frame before moved by its best whole-pixel shift (zoo.nn.motion), over the frame's
-ink (0 for Moving MNIST's own clips, whose digits only move). With `--given-real` (a run with `model.context`), it
+share of frames that agree with the frame before them, and how much each frame changes beyond a move
+(zoo.metrics.video.change_beyond_a_move: 0 for Moving MNIST's own clips, whose digits only move). With `--given-real` (a run with `model.context`), it
 also draws windows given real test frames: the share of the next window's frames read as the real digit,
 given frames 1..k, and along a clip drawn on from them, frame by frame.
 """
@@ -22,21 +21,12 @@ from zoo import device as dev
 from zoo.config import parse_override
 from zoo.data import load_dataset
 from zoo.metrics.features import domain_features
-from zoo.metrics.video import DIGITS, identity_consistency, read_digits
-from zoo.nn.motion import global_shift, shift_frames
+from zoo.metrics.video import DIGITS, change_beyond_a_move, identity_consistency, read_digits
 from zoo.run import Run
 
 
 def rounded(values: torch.Tensor) -> list[float]:
     return [round(float(v), 3) for v in values]
-
-
-def change_beyond_a_move(clips: torch.Tensor) -> torch.Tensor:
-    """Clips N×T×C×H×W in [0, 1] -> N×(T-1): |frame - the frame before moved by its best whole-pixel shift| / ink."""
-    before, after = clips[:, :-1].flatten(0, 1), clips[:, 1:].flatten(0, 1)
-    moved = shift_frames(before, global_shift(before, after))
-    change = (moved - after).abs().flatten(1).sum(1) / after.flatten(1).sum(1).clamp_min(1e-8)
-    return change.view(len(clips), -1)
 
 
 def main() -> None:

@@ -301,11 +301,11 @@ def test_video_flow_in_windows_draws_each_window_given_the_frames_before(tmp_pat
         assert torch.equal(cond[:, 0, :2], drawn[:, 2 * i : 2 * i + 2, 0])
 
 
-def test_global_shift_and_shift_frames_move_a_blob_by_whole_pixels() -> None:
-    from zoo.nn.motion import global_shift, shift_frames
+def test_global_shift_shift_frames_and_change_beyond_a_move() -> None:
+    from zoo.metrics.video import change_beyond_a_move, global_shift, shift_frames
 
     frames = torch.zeros(3, 2, 16, 16)
-    frames[:, :, 4:10, 5:9] = torch.rand(3, 2, 6, 4)
+    frames[:, :, 4:10, 5:9] = 0.5 + 0.5 * torch.rand(3, 2, 6, 4)
     shift = torch.tensor([[2, -3], [-4, 5], [0, 0]])
     moved = shift_frames(frames, shift)
     assert torch.equal(moved[0, :, 6:12, 2:6], frames[0, :, 4:10, 5:9]) and torch.isclose(moved[0].sum(), frames[0].sum())
@@ -313,6 +313,10 @@ def test_global_shift_and_shift_frames_move_a_blob_by_whole_pixels() -> None:
     assert torch.equal(global_shift(moved, frames), -shift)
     gone = shift_frames(frames, torch.tensor([[0, 9]]).expand(3, 2))  # columns 5-8 moved to 14-17: two leave the frame
     assert torch.equal(gone[:, :, 4:10, 14:16], frames[:, :, 4:10, 5:7]) and gone[:, :, :, :14].abs().max() == 0
+    clip = torch.stack([frames[:, :1], moved[:, :1], moved[:, :1]], 1)  # N×3×1×H×W: a move, then standing still
+    assert torch.equal(change_beyond_a_move(clip), torch.zeros(3, 2))
+    clip[:, 2] = 0.5 * moved[:, :1] + 0.05 * (moved[:, :1] == 0)  # the blob at half its ink, on haze nobody sees (< INK)
+    assert torch.allclose(change_beyond_a_move(clip), torch.tensor([0.0, 1.0]).expand(3, 2))  # half lost / half left
 
 
 def test_video_flow_context_noise_noises_the_given_frames_in_training_and_sampling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

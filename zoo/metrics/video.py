@@ -208,6 +208,43 @@ def motion_plausibility(clips: Tensor, side: int, tolerance: float = 1.5) -> flo
     return float(plausible[ok].double().mean()) if ok.any() else float("nan")
 
 
+def global_shift(a: Tensor, b: Tensor) -> Tensor:
+    """Frames a, b N×C×H×W with a zero background -> N×2 whole-pixel shifts (rows, columns) that move a onto b:
+    the argmax of their linear cross-correlation (FFTs zero-padded to twice the size, so nothing wraps around)."""
+    h, w = a.shape[-2:]
+    size = (2 * h, 2 * w)
+    fa, fb = (torch.fft.rfft2(f.float(), s=size) for f in (a, b))
+    corr = torch.fft.irfft2(fa.conj() * fb, s=size).sum(1)  # N×2H×2W: corr[d] = Σ_y a(y)·b(y + d), circular over 2H×2W
+    peak = corr.flatten(1).argmax(1)
+    rows, cols = peak // size[1], peak % size[1]
+    rows = torch.where(rows >= h, rows - size[0], rows)  # indices past the middle are negative shifts
+    cols = torch.where(cols >= w, cols - size[1], cols)
+    return torch.stack([rows, cols], 1)
+
+
+def shift_frames(x: Tensor, shift: Tensor) -> Tensor:
+    """Frames x N×C×H×W moved by whole-pixel shifts N×2 (rows, columns; positive: down, right); what enters from
+    outside the frame is zero."""
+    n, c, h, w = x.shape
+    shift = shift.long().to(x.device)
+    rows = torch.arange(h, device=x.device)[None] - shift[:, :1]  # N×H: the source row of each row
+    cols = torch.arange(w, device=x.device)[None] - shift[:, 1:]  # N×W
+    inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]  # N×H×W
+    out = x.gather(2, rows.clamp(0, h - 1)[:, None, :, None].expand(n, c, h, w))
+    out = out.gather(3, cols.clamp(0, w - 1)[:, None, None, :].expand(n, c, h, w))
+    return out * inside[:, None].to(x.dtype)
+
+
+def change_beyond_a_move(clips: Tensor) -> Tensor:
+    """How much each frame of clips N×T×C×H×W in [0, 1] is more than the frame before moved: the visible ink that
+    differs from that frame moved by its best whole-pixel shift, over the frame's visible ink -> N×(T-1). 0 for
+    Moving MNIST's own clips, whose digits only move; a model that draws a digit again each frame scores more."""
+    ink = visible_ink(clips.float())
+    before, after = ink[:, :-1].flatten(0, 1), ink[:, 1:].flatten(0, 1)
+    moved = shift_frames(before, global_shift(before, after))
+    change = (moved - after).abs().flatten(1).sum(1) / after.flatten(1).sum(1).clamp_min(1e-8)
+    return change.view(len(clips), -1)
+
 def identity_consistency(labels: Tensor, classes: int) -> float:
     """Share of all frames read as their clip's commonest digit; labels N×T, -1 for an unread frame (never a
     clip's commonest digit, and never consistent)."""
